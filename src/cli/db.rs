@@ -1,0 +1,232 @@
+//! `corpus db ...`: status, info, init, migrate, seed, reinit, clean.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use super::confirm::confirm;
+use crate::{
+    config::{Config, StorageBackend},
+    db::{self, status::Status},
+    storage,
+};
+
+/// Database commands.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Server, database, PostGIS, migrations and row counts; exit 0 only when initialised and current.
+    Status,
+    /// The configuration in effect (passwords masked), then the status.
+    Info,
+    /// Smart initialisation: wait for PostgreSQL, create the database, enable PostGIS, apply every
+    /// pending migration, seed roles. Idempotent; takes over a database of the original service.
+    Init,
+    /// Apply pending migrations only.
+    Migrate,
+    /// Insert the original's sample users, categories and records (idempotent).
+    Seed {
+        /// Also insert the 14 production categories.
+        #[arg(long)]
+        categories: bool,
+    },
+    /// DESTRUCTIVE: drop the database and the local files, then initialise again.
+    Reinit {
+        /// Confirm without a prompt.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// DESTRUCTIVE: drop the database and delete the local files.
+    Clean {
+        /// Confirm without a prompt.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Runs a database command.
+pub async fn run(config: &Config, command: DbCommand) -> anyhow::Result<ExitCode> {
+    config.validate()?;
+    match command {
+        DbCommand::Status => status(config).await,
+        DbCommand::Info => {
+            print_info(config);
+            status(config).await
+        }
+        DbCommand::Init => {
+            init(config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DbCommand::Migrate => {
+            let pool = db::connect(config).await?;
+            let before = pending_count(config).await?;
+            db::MIGRATOR.run(&pool).await.context("applying migrations")?;
+            pool.close().await;
+            println!("applied {before} migration(s); the schema is current");
+            Ok(ExitCode::SUCCESS)
+        }
+        DbCommand::Seed { categories } => {
+            let status = db::status::check(config).await?;
+            if !status.is_ready() {
+                print_status(&status);
+                anyhow::bail!("the database is not initialised: run `corpus db init` first");
+            }
+            let pool = db::connect(config).await?;
+            let report = db::seed::seed_samples(&pool).await?;
+            println!(
+                "sample data: {} user(s), {} categor(y/ies), {} record(s) inserted",
+                report.users, report.categories, report.records
+            );
+            println!(
+                "sample logins (development only): 1111111111/admin123, 2222222222/reviewer123, 3333333333/user123"
+            );
+            if categories {
+                let n = db::seed::seed_production_categories(&pool).await?;
+                println!("production categories: {n} inserted");
+            }
+            pool.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        DbCommand::Reinit { yes } => {
+            confirm(yes, "reinit (drops the database and local files, then initialises)")?;
+            drop_everything(config).await?;
+            init(config).await?;
+            println!("reinitialised: empty database with roles seeded");
+            Ok(ExitCode::SUCCESS)
+        }
+        DbCommand::Clean { yes } => {
+            confirm(yes, "clean (drops the database and local files)")?;
+            drop_everything(config).await?;
+            println!("cleaned: run `corpus db init` (or start `corpus serve` in development) to start again");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn init(config: &Config) -> anyhow::Result<()> {
+    let report = db::init::initialize(config, &mut |line| println!("{line}")).await?;
+    println!(
+        "database initialised ({} migration(s) applied{})",
+        report.applied.len(),
+        if report.created_database { ", database created" } else { "" }
+    );
+    Ok(())
+}
+
+async fn pending_count(config: &Config) -> anyhow::Result<usize> {
+    Ok(db::status::check(config).await?.pending.len())
+}
+
+async fn drop_everything(config: &Config) -> anyhow::Result<()> {
+    let options = config.pg_options()?;
+    let name = db::database_name(&options);
+    if db::init::drop_database(&options).await? {
+        println!("dropped database {name}");
+    } else {
+        println!("database {name} did not exist");
+    }
+    match config.storage_backend() {
+        StorageBackend::Local => {
+            let dir = &config.storage_dir;
+            if dir.exists() {
+                for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+                    let path = entry?.path();
+                    if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) }
+                        .with_context(|| format!("removing {}", path.display()))?;
+                }
+                println!("deleted the stored files under {}", dir.display());
+            }
+        }
+        StorageBackend::S3 => println!(
+            "objects in bucket {} were not touched (the bucket may be shared); remove them with your S3 tools",
+            config.hz_obj_bucket_name
+        ),
+    }
+    Ok(())
+}
+
+async fn status(config: &Config) -> anyhow::Result<ExitCode> {
+    let status = db::status::check(config).await?;
+    print_status(&status);
+    Ok(if status.is_ready() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn print_info(config: &Config) {
+    let options = config.pg_options().ok();
+    println!("Configuration");
+    println!("  environment:   {:?}", config.corpus_env);
+    if let Some(options) = &options {
+        println!("  host:          {}", options.get_host());
+        println!("  port:          {}", options.get_port());
+        println!("  database:      {}", db::database_name(options));
+        println!("  user:          {}", options.get_username());
+    }
+    println!("  url:           {}", config.database_url_masked());
+    println!("  bind:          {}", config.bind);
+    match config.storage_backend() {
+        StorageBackend::Local => println!("  storage:       local {}", config.storage_dir.display()),
+        StorageBackend::S3 => println!(
+            "  storage:       s3 {} bucket {}",
+            storage::s3_endpoint(config).unwrap_or_default(),
+            config.hz_obj_bucket_name
+        ),
+    }
+    println!(
+        "  redis:         {}",
+        config
+            .redis_url
+            .as_deref()
+            .map(crate::config::mask_url_password)
+            .unwrap_or_else(|| "not set (in-process rate limits)".into())
+    );
+    println!("  secret:        {}", if config.uses_default_secret() { "development default" } else { "set" });
+    println!();
+}
+
+/// Prints a status report.
+pub fn print_status(status: &Status) {
+    println!("Database status");
+    match &status.server {
+        Ok(version) => println!("  ok    server reachable: {version}"),
+        Err(err) => println!("  FAIL  server not reachable: {err}"),
+    }
+    match &status.database {
+        Ok(()) => println!("  ok    database reachable"),
+        Err(err) => println!("  FAIL  {err}"),
+    }
+    if status.database.is_ok() {
+        match &status.postgis {
+            Some(v) => println!("  ok    PostGIS {v}"),
+            None => println!("  FAIL  PostGIS not enabled"),
+        }
+        println!(
+            "  {}  migrations: {} applied, {} pending",
+            if status.pending.is_empty() { "ok  " } else { "FAIL" },
+            status.applied.len(),
+            status.pending.len()
+        );
+        for (version, description) in &status.pending {
+            println!("          pending {version} {description}");
+        }
+        if !status.unknown.is_empty() {
+            println!("  FAIL  applied by a newer release, unknown to this binary: {:?}", status.unknown);
+        }
+        match &status.counts {
+            Some(c) => println!(
+                "  {}  roles: {}, users: {}, categories: {}, records: {}, otp: {}",
+                if c.roles >= 3 { "ok  " } else { "FAIL" },
+                c.roles,
+                c.users,
+                c.categories,
+                c.records,
+                c.otps
+            ),
+            None => println!("  FAIL  schema missing"),
+        }
+    }
+    if status.is_ready() {
+        println!("database is fully initialised and current");
+    } else {
+        println!("database is NOT ready: run `corpus db init`");
+    }
+}

@@ -1,0 +1,63 @@
+//! `corpus serve`: the HTTP API, with graceful shutdown on SIGTERM / Ctrl-C.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use axum::ServiceExt;
+use axum::extract::Request;
+use tokio::net::TcpListener;
+
+use crate::{config::Config, db, router, state::AppState, telemetry};
+
+/// Starts the server and runs until a shutdown signal; in-flight requests are allowed to finish.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    config.validate()?;
+    telemetry::init(&config);
+    if config.uses_default_secret() {
+        tracing::warn!("APP_SECRET_KEY is not set: using the development default (refused in production)");
+    }
+    if config.is_development() {
+        // A fresh machine needs no separate step in development: initialise on every start.
+        db::init::initialize(&config, &mut |line| tracing::info!("db init: {line}")).await?;
+    } else {
+        let status = db::status::check(&config).await?;
+        if !status.pending.is_empty() || status.database.is_err() {
+            bail!("the database is not initialised or has pending migrations: run `corpus db init` first");
+        }
+    }
+    let pool = db::connect(&config).await.context("connecting to the database")?;
+    let bind = config.bind;
+    let state = AppState::new(config, pool)?;
+    let app = router::with_trailing_slash_tolerance(router::build(state));
+
+    let listener = TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    axum::serve(listener, ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received: finishing in-flight requests");
+}

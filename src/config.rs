@@ -1,0 +1,384 @@
+//! Configuration: read once from the environment (and an optional `.env`), typed and validated.
+//!
+//! Every setting is a clap argument with an `env` name, so `corpus --help` documents all of them.
+//! Names follow the original service where it had one (`DATABASE_URL`, `DB_*`, `APP_SECRET_KEY`,
+//! `HZ_OBJ_*`, `OTP_*`, ...). Tests build a [`Config`] in code with [`Config::from_args`].
+
+use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::PgConnectOptions;
+
+/// The original's default JWT secret; refused outside development.
+pub const ORIGINAL_DEFAULT_SECRET: &str = "change-in-production";
+
+/// Deployment mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    /// Local work: `serve` initialises the database itself, the `log` SMS provider is allowed and
+    /// a missing secret falls back to the original's default with a warning.
+    Development,
+    /// Real deployments: a real secret is required and nothing is done implicitly.
+    Production,
+}
+
+/// Where uploaded files are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageBackend {
+    /// A local directory (`STORAGE_DIR`).
+    Local,
+    /// An S3-compatible bucket (`HZ_OBJ_*`: Hetzner, MinIO, AWS).
+    S3,
+}
+
+/// How SMS messages carrying one-time codes are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SmsProvider {
+    /// The original's Ozonetel form POST to `OTP_SERVICE_URL`.
+    Ozonetel,
+    /// JSON POST `{"phone_number","message","code"}` to `OTP_WEBHOOK_URL`.
+    Webhook,
+    /// Write the code to the log. Development only.
+    Log,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Every setting of the service.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// development or production.
+    #[arg(long, env = "CORPUS_ENV", value_enum, default_value = "development")]
+    pub corpus_env: Environment,
+
+    /// Full PostgreSQL URL; when unset it is built from DB_HOST, DB_PORT, DB_NAME, DB_USER and DB_PASSWORD.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PostgreSQL host (used when DATABASE_URL is unset).
+    #[arg(long, env = "DB_HOST", default_value = "localhost")]
+    pub db_host: String,
+    /// PostgreSQL port (used when DATABASE_URL is unset).
+    #[arg(long, env = "DB_PORT", default_value_t = 5432)]
+    pub db_port: u16,
+    /// Database name (used when DATABASE_URL is unset).
+    #[arg(long, env = "DB_NAME", default_value = "corpus_te")]
+    pub db_name: String,
+    /// PostgreSQL user (used when DATABASE_URL is unset).
+    #[arg(long, env = "DB_USER", default_value = "postgres")]
+    pub db_user: String,
+    /// PostgreSQL password (used when DATABASE_URL is unset).
+    #[arg(long, env = "DB_PASSWORD", hide_env_values = true)]
+    pub db_password: Option<String>,
+    /// Largest number of pooled database connections per process.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10)]
+    pub db_pool_size: u32,
+    /// How long `db init` (and `serve` in development) waits for PostgreSQL to accept connections.
+    #[arg(long, env = "DB_WAIT_SECONDS", default_value_t = 60)]
+    pub db_wait_seconds: u64,
+
+    /// Address the API listens on.
+    #[arg(long = "bind", env = "CORPUS_BIND", default_value = "0.0.0.0:8000")]
+    pub bind: SocketAddr,
+    /// Application name shown by `GET /`.
+    #[arg(long, env = "PROJECT_NAME", default_value = "Telugu Corpus Collections API")]
+    pub project_name: String,
+    /// Secret for signing access tokens and keying OTP hashes. Required in production.
+    #[arg(long, env = "APP_SECRET_KEY", hide_env_values = true)]
+    pub app_secret_key: Option<String>,
+    /// Lifetime of an access token, in minutes.
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 1440)]
+    pub access_token_expire_minutes: i64,
+    /// Log filter: a level (debug, info, warning, error) or a tracing filter directive.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Log format; defaults to pretty in development and json in production.
+    #[arg(long, env = "LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Comma-separated origins allowed by CORS, or `*` for any origin (never with credentials).
+    #[arg(long, env = "BACKEND_CORS_ORIGINS", default_value = "*")]
+    pub backend_cors_origins: String,
+    /// Largest accepted upload, in bytes (default 1 GiB).
+    #[arg(long, env = "MAX_FILE_SIZE", default_value_t = 1024 * 1024 * 1024)]
+    pub max_file_size: u64,
+    /// Redis URL; when set, rate limits are shared by every replica through it.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// local or s3; defaults to s3 when HZ_OBJ_ENDPOINT is set, local otherwise.
+    #[arg(long, env = "STORAGE_BACKEND", value_enum)]
+    pub storage_backend: Option<StorageBackend>,
+    /// Directory of the local storage backend.
+    #[arg(long, env = "STORAGE_DIR", default_value = "./data")]
+    pub storage_dir: PathBuf,
+    /// Public base URL of stored objects (e.g. a public bucket or CDN); when unset, `file_url`
+    /// points at the API, which streams the file to authorised callers.
+    #[arg(long, env = "STORAGE_PUBLIC_BASE_URL")]
+    pub storage_public_base_url: Option<String>,
+    /// Base URL this API is reached at, used to build file URLs (default: relative URLs).
+    #[arg(long, env = "PUBLIC_API_BASE_URL")]
+    pub public_api_base_url: Option<String>,
+    /// S3 endpoint (with or without scheme).
+    #[arg(long, env = "HZ_OBJ_ENDPOINT")]
+    pub hz_obj_endpoint: Option<String>,
+    /// S3 access key.
+    #[arg(long, env = "HZ_OBJ_ACCESS_KEY", hide_env_values = true)]
+    pub hz_obj_access_key: Option<String>,
+    /// S3 secret key.
+    #[arg(long, env = "HZ_OBJ_SECRET_KEY", hide_env_values = true)]
+    pub hz_obj_secret_key: Option<String>,
+    /// S3 bucket.
+    #[arg(long, env = "HZ_OBJ_BUCKET_NAME", default_value = "corpus-data")]
+    pub hz_obj_bucket_name: String,
+    /// Use https for an endpoint given without scheme (true/1/yes).
+    #[arg(long, env = "HZ_OBJ_USE_SSL", default_value = "true")]
+    pub hz_obj_use_ssl: String,
+    /// S3 region.
+    #[arg(long, env = "HZ_OBJ_REGION", default_value = "us-east-1")]
+    pub hz_obj_region: String,
+
+    /// SMS provider for one-time codes; defaults to ozonetel when OTP_SERVICE_URL is set, to log in
+    /// development otherwise.
+    #[arg(long, env = "OTP_PROVIDER", value_enum)]
+    pub otp_provider: Option<SmsProvider>,
+    /// Ozonetel endpoint.
+    #[arg(long, env = "OTP_SERVICE_URL")]
+    pub otp_service_url: Option<String>,
+    /// Webhook endpoint of the `webhook` provider.
+    #[arg(long, env = "OTP_WEBHOOK_URL")]
+    pub otp_webhook_url: Option<String>,
+    /// Ozonetel `userName`.
+    #[arg(long, env = "OTP_USER_NAME", default_value = "")]
+    pub otp_user_name: String,
+    /// Ozonetel `entityId`.
+    #[arg(long, env = "OTP_ENTITY_ID", default_value = "")]
+    pub otp_entity_id: String,
+    /// Ozonetel `templateId`.
+    #[arg(long, env = "OTP_TEMPLATE_ID", default_value = "")]
+    pub otp_template_id: String,
+    /// SMS text; `{otp}` is replaced by the code.
+    #[arg(long, env = "OTP_SMS_TEXT", default_value = "Your OTP is {otp}. Valid for 5 minutes.")]
+    pub otp_sms_text: String,
+    /// Ozonetel `apiKey`.
+    #[arg(long, env = "OTP_API_KEY", default_value = "", hide_env_values = true)]
+    pub otp_api_key: String,
+    /// Ozonetel `smsType`.
+    #[arg(long, env = "OTP_SMS_TYPE", default_value = "0")]
+    pub otp_sms_type: String,
+    /// Ozonetel `senderId`.
+    #[arg(long, env = "OTP_SENDER_ID", default_value = "")]
+    pub otp_sender_id: String,
+    /// Minutes a code stays valid.
+    #[arg(long, env = "OTP_EXPIRY_MINUTES", default_value_t = 5)]
+    pub otp_expiry_minutes: i64,
+    /// Submissions allowed per code.
+    #[arg(long, env = "OTP_MAX_ATTEMPTS", default_value_t = 3)]
+    pub otp_max_attempts: i32,
+    /// Minutes between two sends to one phone.
+    #[arg(long, env = "OTP_RATE_LIMIT_MINUTES", default_value_t = 1)]
+    pub otp_rate_limit_minutes: i64,
+    /// Sends allowed per client IP per hour.
+    #[arg(long, env = "OTP_IP_LIMIT_PER_HOUR", default_value_t = 30)]
+    pub otp_ip_limit_per_hour: u32,
+}
+
+impl Config {
+    /// Builds a configuration from command-line style arguments (plus the environment), as tests do.
+    pub fn from_args<I, T>(args: I) -> anyhow::Result<Self>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            config: Config,
+        }
+        let parsed = <Wrapper as clap::Parser>::try_parse_from(
+            std::iter::once(std::ffi::OsString::from("corpus")).chain(args.into_iter().map(Into::into)),
+        )?;
+        Ok(parsed.config)
+    }
+
+    /// Checks the settings that can be wrong together; run once at start.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.corpus_env == Environment::Production {
+            match self.app_secret_key.as_deref().map(str::trim) {
+                None | Some("") => bail!("APP_SECRET_KEY must be set in production"),
+                Some(ORIGINAL_DEFAULT_SECRET) => {
+                    bail!("APP_SECRET_KEY is the well-known default `{ORIGINAL_DEFAULT_SECRET}`; set a real secret")
+                }
+                Some(_) => {}
+            }
+            if self.otp_provider == Some(SmsProvider::Log) {
+                bail!("OTP_PROVIDER=log writes codes to the log and is allowed only in development");
+            }
+        }
+        if self.access_token_expire_minutes <= 0 {
+            bail!("ACCESS_TOKEN_EXPIRE_MINUTES must be positive");
+        }
+        if self.max_file_size == 0 {
+            bail!("MAX_FILE_SIZE must be positive");
+        }
+        let s3_incomplete =
+            self.hz_obj_endpoint.is_none() || self.hz_obj_access_key.is_none() || self.hz_obj_secret_key.is_none();
+        if self.storage_backend() == StorageBackend::S3 && s3_incomplete {
+            bail!("S3 storage needs HZ_OBJ_ENDPOINT, HZ_OBJ_ACCESS_KEY and HZ_OBJ_SECRET_KEY to be set");
+        }
+        self.pg_options().context("DATABASE_URL is not a valid PostgreSQL URL")?;
+        Ok(())
+    }
+
+    /// True in development mode.
+    pub fn is_development(&self) -> bool {
+        self.corpus_env == Environment::Development
+    }
+
+    /// The PostgreSQL URL in effect.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => {
+                let password = self.db_password.as_deref().map(|p| format!(":{}", urlencode(p))).unwrap_or_default();
+                format!(
+                    "postgres://{}{}@{}:{}/{}",
+                    urlencode(&self.db_user),
+                    password,
+                    self.db_host,
+                    self.db_port,
+                    urlencode(&self.db_name)
+                )
+            }
+        }
+    }
+
+    /// The PostgreSQL URL with its password replaced by `***`, safe to print.
+    pub fn database_url_masked(&self) -> String {
+        mask_url_password(&self.database_url())
+    }
+
+    /// Connection options for the target database.
+    pub fn pg_options(&self) -> anyhow::Result<PgConnectOptions> {
+        let mut options = PgConnectOptions::from_str(&self.database_url())?;
+        // A URL without a database name means the DB_NAME default.
+        if options.get_database().is_none() {
+            options = options.database(&self.db_name);
+        }
+        Ok(options.application_name("corpus-te"))
+    }
+
+    /// The signing secret; the original's default in development when unset.
+    pub fn secret(&self) -> SecretString {
+        let key = self.app_secret_key.as_deref().filter(|s| !s.trim().is_empty()).unwrap_or(ORIGINAL_DEFAULT_SECRET);
+        SecretString::from(key.to_owned())
+    }
+
+    /// True when the secret is the well-known default (allowed in development only).
+    pub fn uses_default_secret(&self) -> bool {
+        self.secret().expose_secret() == ORIGINAL_DEFAULT_SECRET
+    }
+
+    /// The storage backend in effect.
+    pub fn storage_backend(&self) -> StorageBackend {
+        self.storage_backend.unwrap_or(if self.hz_obj_endpoint.is_some() {
+            StorageBackend::S3
+        } else {
+            StorageBackend::Local
+        })
+    }
+
+    /// The SMS provider in effect, if any.
+    pub fn sms_provider(&self) -> Option<SmsProvider> {
+        self.otp_provider.or(if self.otp_service_url.as_deref().is_some_and(|u| !u.is_empty()) {
+            Some(SmsProvider::Ozonetel)
+        } else if self.is_development() {
+            Some(SmsProvider::Log)
+        } else {
+            None
+        })
+    }
+
+    /// The log format in effect.
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format.unwrap_or(if self.is_development() { LogFormat::Pretty } else { LogFormat::Json })
+    }
+
+    /// How long database initialisation waits for the server.
+    pub fn db_wait(&self) -> Duration {
+        Duration::from_secs(self.db_wait_seconds)
+    }
+
+    /// The configured CORS origins; `None` means any origin.
+    pub fn cors_origins(&self) -> Option<Vec<String>> {
+        let origins: Vec<String> = self
+            .backend_cors_origins
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .split(',')
+            .map(|o| o.trim().trim_matches('"').trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        if origins.is_empty() || origins.iter().any(|o| o == "*") { None } else { Some(origins) }
+    }
+}
+
+/// Replaces the password of a URL with `***`.
+pub fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_the_password_of_a_url() {
+        assert_eq!(mask_url_password("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(mask_url_password("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(mask_url_password("redis://:pw@h:6379"), "redis://:***@h:6379");
+    }
+
+    #[test]
+    fn production_refuses_missing_or_default_secret() {
+        let missing = Config::from_args(["--corpus-env", "production", "--app-secret-key", ""]).unwrap();
+        assert!(missing.validate().is_err());
+        let default =
+            Config::from_args(["--corpus-env", "production", "--app-secret-key", ORIGINAL_DEFAULT_SECRET]).unwrap();
+        assert!(default.validate().unwrap_err().to_string().contains("well-known default"));
+        let good =
+            Config::from_args(["--corpus-env", "production", "--app-secret-key", "a-real-secret-of-some-length"])
+                .unwrap();
+        good.validate().unwrap();
+    }
+
+    #[test]
+    fn cors_origins_parse_lists_and_star() {
+        let c = Config::from_args(["--backend-cors-origins", "https://a.org, https://b.org/"]).unwrap();
+        assert_eq!(c.cors_origins().unwrap(), vec!["https://a.org", "https://b.org"]);
+        let c = Config::from_args(["--backend-cors-origins", "*"]).unwrap();
+        assert!(c.cors_origins().is_none());
+    }
+}

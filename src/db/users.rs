@@ -1,0 +1,165 @@
+//! Users and their roles, as the operations commands (and the API) need them.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::domain::{RoleName, phone};
+
+/// A user row (without the password hash).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    /// Primary key.
+    pub id: Uuid,
+    /// Phone as stored (E.164 for accounts made here; as typed for the original's).
+    pub phone: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail, if any.
+    pub email: Option<String>,
+    /// Whether the account may sign in.
+    pub is_active: bool,
+    /// When the account was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A role row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RoleRow {
+    /// Primary key (1 admin, 2 user, 3 reviewer as seeded).
+    pub id: i32,
+    /// Role name.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+}
+
+const USER_COLUMNS: &str = r#"id, phone, name, email, is_active, created_at"#;
+
+/// Finds a user by e-mail (exact) first, then by phone (as stored, or in any normalised form).
+pub async fn find_by_identifier(db: impl PgExecutor<'_> + Copy, identifier: &str) -> sqlx::Result<Option<UserRow>> {
+    let by_email = sqlx::query_as::<_, UserRow>(&format!(r#"SELECT {USER_COLUMNS} FROM "user" WHERE email = $1"#))
+        .bind(identifier)
+        .fetch_optional(db)
+        .await?;
+    if by_email.is_some() {
+        return Ok(by_email);
+    }
+    find_by_phone(db, identifier).await
+}
+
+/// Finds a user by phone, accepting the raw and the E.164 forms.
+pub async fn find_by_phone(db: impl PgExecutor<'_>, input: &str) -> sqlx::Result<Option<UserRow>> {
+    let forms = phone::lookup_forms(input);
+    sqlx::query_as::<_, UserRow>(&format!(
+        r#"SELECT {USER_COLUMNS} FROM "user" WHERE phone = ANY($1) ORDER BY (phone = $2) DESC, created_at LIMIT 1"#
+    ))
+    .bind(&forms)
+    .bind(input.trim())
+    .fetch_optional(db)
+    .await
+}
+
+/// Finds a user by e-mail.
+pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as::<_, UserRow>(&format!(r#"SELECT {USER_COLUMNS} FROM "user" WHERE email = $1"#))
+        .bind(email)
+        .fetch_optional(db)
+        .await
+}
+
+/// Every user, oldest first.
+pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<UserRow>> {
+    sqlx::query_as::<_, UserRow>(&format!(r#"SELECT {USER_COLUMNS} FROM "user" ORDER BY created_at, id"#))
+        .fetch_all(db)
+        .await
+}
+
+/// Every role, by id.
+pub async fn list_roles(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<RoleRow>> {
+    sqlx::query_as::<_, RoleRow>("SELECT id, name::text AS name, description FROM role ORDER BY id").fetch_all(db).await
+}
+
+/// The role names a user holds, by role id.
+pub async fn role_names(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT r.name::text FROM user_roles ur JOIN role r ON r.id = ur.role_id WHERE ur.user_id = $1 ORDER BY r.id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Role ids for names; names missing from the table are returned as the error.
+pub async fn role_ids(db: impl PgExecutor<'_>, names: &[RoleName]) -> sqlx::Result<Result<Vec<i32>, Vec<RoleName>>> {
+    let wanted: Vec<&str> = names.iter().map(|r| r.as_str()).collect();
+    let rows: Vec<(i32, String)> = sqlx::query_as("SELECT id, name::text FROM role WHERE name::text = ANY($1)")
+        .bind(&wanted)
+        .fetch_all(db)
+        .await?;
+    let missing: Vec<RoleName> =
+        names.iter().copied().filter(|n| !rows.iter().any(|(_, name)| name == n.as_str())).collect();
+    if missing.is_empty() { Ok(Ok(rows.into_iter().map(|(id, _)| id).collect())) } else { Ok(Err(missing)) }
+}
+
+/// Replaces all of a user's roles with `role_ids` (duplicates ignored); returns how many were removed.
+pub async fn replace_roles(tx: &mut Transaction<'_, Postgres>, user_id: Uuid, role_ids: &[i32]) -> sqlx::Result<u64> {
+    let removed = sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    add_roles(&mut **tx, user_id, role_ids).await?;
+    Ok(removed)
+}
+
+/// Adds roles a user does not have yet (duplicates ignored); returns how many were added.
+pub async fn add_roles(db: impl PgExecutor<'_>, user_id: Uuid, role_ids: &[i32]) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "INSERT INTO user_roles (user_id, role_id) SELECT $1, r FROM unnest($2::int[]) AS r ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(role_ids)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
+/// Removes one role link; returns whether the user had it.
+pub async fn remove_role(db: impl PgExecutor<'_>, user_id: Uuid, role_id: i32) -> sqlx::Result<bool> {
+    Ok(sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
+        .bind(user_id)
+        .bind(role_id)
+        .execute(db)
+        .await?
+        .rows_affected()
+        > 0)
+}
+
+/// Removes every role link of a user; returns how many there were.
+pub async fn clear_roles(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<u64> {
+    Ok(sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user_id).execute(db).await?.rows_affected())
+}
+
+/// Creates an active user with consent recorded and the given roles; returns the new id.
+pub async fn create_with_roles(
+    pool: &PgPool,
+    phone: &str,
+    name: &str,
+    password_hash: Option<&str>,
+    role_ids: &[i32],
+) -> sqlx::Result<Uuid> {
+    let mut tx = pool.begin().await?;
+    let id: Uuid = sqlx::query_scalar(
+        r#"INSERT INTO "user" (id, phone, name, hashed_password, is_active, has_given_consent, consent_given_at)
+           VALUES (gen_random_uuid(), $1, $2, $3, true, true, now()) RETURNING id"#,
+    )
+    .bind(phone)
+    .bind(name)
+    .bind(password_hash)
+    .fetch_one(&mut *tx)
+    .await?;
+    add_roles(&mut *tx, id, role_ids).await?;
+    tx.commit().await?;
+    Ok(id)
+}

@@ -1,0 +1,8 @@
+//! Domain types that own their invariants: phone numbers, roles, media types, timestamps.
+
+pub mod phone;
+pub mod roles;
+pub mod time;
+
+pub use phone::{PhoneError, normalize_phone};
+pub use roles::{MediaType, RoleName};

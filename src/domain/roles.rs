@@ -1,0 +1,80 @@
+//! Role names and media types, the two enums of the original's schema.
+
+use serde::{Deserialize, Serialize};
+
+/// A role a user can hold (PostgreSQL enum `roleenum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    /// Runs the place.
+    Admin,
+    /// A contributor.
+    User,
+    /// Checks submissions.
+    Reviewer,
+}
+
+impl RoleName {
+    /// Every role, in the original's order.
+    pub const ALL: [RoleName; 3] = [RoleName::Admin, RoleName::User, RoleName::Reviewer];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleName::Admin => "admin",
+            RoleName::User => "user",
+            RoleName::Reviewer => "reviewer",
+        }
+    }
+
+    /// Parses a stored name (case-insensitive, as the original matched roles).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl std::fmt::Display for RoleName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kind of a record (PostgreSQL enum `mediatype`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaType {
+    /// Written text.
+    Text,
+    /// A sound recording.
+    Audio,
+    /// A video.
+    Video,
+    /// A picture.
+    Image,
+}
+
+impl MediaType {
+    /// Every media type, in the original's order.
+    pub const ALL: [MediaType; 4] = [MediaType::Text, MediaType::Audio, MediaType::Video, MediaType::Image];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Text => "text",
+            MediaType::Audio => "audio",
+            MediaType::Video => "video",
+            MediaType::Image => "image",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for MediaType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

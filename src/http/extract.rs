@@ -1,0 +1,491 @@
+//! Request extractors whose rejections are the original's 422 shape, never a 500.
+//!
+//! [`ValidJson`], [`ValidQuery`] and [`ValidPath`] deserialize with `serde_path_to_error`, so a bad
+//! field is reported at its location (`["body","location","latitude"]`), and then run the type's
+//! [`Validate`] rules (lengths, ranges) into the same error list.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Path, Request, rejection::PathRejection},
+    http::{header, request::Parts},
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::error::{AppError, FieldError};
+
+/// Field rules a request type checks after deserialization.
+pub trait Validate {
+    /// Adds an error to `v` for every rule the value breaks.
+    fn validate(&self, v: &mut Validator);
+}
+
+/// Collects field errors under one location prefix (`body`, `query`, `path`, `form`).
+#[derive(Debug)]
+pub struct Validator {
+    prefix: &'static str,
+    errors: Vec<FieldError>,
+}
+
+impl Validator {
+    /// A validator for fields under `prefix`.
+    pub fn new(prefix: &'static str) -> Self {
+        Self { prefix, errors: Vec::new() }
+    }
+
+    /// Records an error on `field` (a dotted path such as `location.latitude`).
+    pub fn error(&mut self, kind: &str, field: &str, msg: impl Into<String>, input: Option<Value>, ctx: Option<Value>) {
+        let mut loc = vec![Value::from(self.prefix)];
+        loc.extend(field.split('.').filter(|s| !s.is_empty()).map(Value::from));
+        self.errors.push(FieldError { kind: kind.to_owned(), loc, msg: msg.into(), input, ctx });
+    }
+
+    /// Requires `min..=max` characters (Unicode scalar values, as Python counts them).
+    pub fn str_len(&mut self, field: &str, value: &str, min: usize, max: usize) {
+        let len = value.chars().count();
+        if len < min {
+            let unit = if min == 1 { "character" } else { "characters" };
+            self.error(
+                "string_too_short",
+                field,
+                format!("String should have at least {min} {unit}"),
+                Some(value.into()),
+                Some(json!({ "min_length": min })),
+            );
+        } else if len > max {
+            let unit = if max == 1 { "character" } else { "characters" };
+            self.error(
+                "string_too_long",
+                field,
+                format!("String should have at most {max} {unit}"),
+                Some(value.into()),
+                Some(json!({ "max_length": max })),
+            );
+        }
+    }
+
+    /// Like [`Validator::str_len`] for an optional value.
+    pub fn opt_str_len(&mut self, field: &str, value: Option<&str>, min: usize, max: usize) {
+        if let Some(value) = value {
+            self.str_len(field, value, min, max);
+        }
+    }
+
+    /// Requires `min <= value <= max`.
+    pub fn range_f64(&mut self, field: &str, value: f64, min: f64, max: f64) {
+        if !value.is_finite() {
+            self.error("finite_number", field, "Input should be a finite number", Some(value.to_string().into()), None);
+        } else if value < min {
+            self.error(
+                "greater_than_equal",
+                field,
+                format!("Input should be greater than or equal to {min}"),
+                Some(value.into()),
+                Some(json!({ "ge": min })),
+            );
+        } else if value > max {
+            self.error(
+                "less_than_equal",
+                field,
+                format!("Input should be less than or equal to {max}"),
+                Some(value.into()),
+                Some(json!({ "le": max })),
+            );
+        }
+    }
+
+    /// Requires `min <= value <= max` for an integer.
+    pub fn range_i64(&mut self, field: &str, value: i64, min: i64, max: i64) {
+        if value < min {
+            self.error(
+                "greater_than_equal",
+                field,
+                format!("Input should be greater than or equal to {min}"),
+                Some(value.into()),
+                Some(json!({ "ge": min })),
+            );
+        } else if value > max {
+            self.error(
+                "less_than_equal",
+                field,
+                format!("Input should be less than or equal to {max}"),
+                Some(value.into()),
+                Some(json!({ "le": max })),
+            );
+        }
+    }
+
+    /// Ends validation: `Ok` when no rule was broken.
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.errors.is_empty() { Ok(()) } else { Err(AppError::Validation(self.errors)) }
+    }
+
+    /// Runs `T`'s rules under `prefix`.
+    pub fn check<T: Validate>(prefix: &'static str, value: &T) -> Result<(), AppError> {
+        let mut v = Validator::new(prefix);
+        value.validate(&mut v);
+        v.finish()
+    }
+}
+
+/// A JSON body, deserialized and validated; rejections are 422 in the original's shape.
+#[derive(Debug, Clone)]
+pub struct ValidJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ValidJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| AppError::BadRequest(format!("Could not read the request body: {}", e.body_text())))?;
+        // The original parses a body without Content-Type as JSON; any other declared type is refused.
+        if let Some(ct) = content_type.as_deref() {
+            let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            if !(mime == "application/json" || mime.ends_with("+json")) {
+                return Err(AppError::field(
+                    FieldError::new("json_type", &["body"], "Expected a JSON body (Content-Type: application/json)")
+                        .with_ctx(json!({ "content_type": ct })),
+                ));
+            }
+        }
+        let value = parse_json_body(&bytes)?;
+        let parsed: T = from_value("body", value)?;
+        Validator::check("body", &parsed)?;
+        Ok(Self(parsed))
+    }
+}
+
+/// Parses raw bytes as a JSON document, with the original's 422 errors for empty or broken JSON.
+pub fn parse_json_body(bytes: &[u8]) -> Result<Value, AppError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(AppError::field(FieldError::new("missing", &["body"], "Field required").with_input(Value::Null)));
+    }
+    serde_json::from_slice::<Value>(bytes).map_err(|e| {
+        let offset = byte_offset(bytes, e.line(), e.column());
+        AppError::field(FieldError {
+            kind: "json_invalid".into(),
+            loc: vec!["body".into(), offset.into()],
+            msg: "JSON decode error".into(),
+            input: Some(json!({})),
+            ctx: Some(json!({ "error": e.to_string() })),
+        })
+    })
+}
+
+fn byte_offset(bytes: &[u8], line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (i, l) in bytes.split(|b| *b == b'\n').enumerate() {
+        if i + 1 == line {
+            return offset + column.saturating_sub(1);
+        }
+        offset += l.len() + 1;
+    }
+    offset
+}
+
+/// Deserializes a JSON value into `T`, reporting the failing field under `prefix`.
+pub fn from_value<T: DeserializeOwned>(prefix: &'static str, value: Value) -> Result<T, AppError> {
+    serde_path_to_error::deserialize::<_, T>(&value).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.inner().to_string();
+        let field_path = if path == "." { String::new() } else { path };
+        let at = lookup(&value, &field_path);
+        AppError::field(describe_serde_error(prefix, &field_path, &inner, at.cloned(), Some(&value)))
+    })
+}
+
+fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut current = value;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        current = match current {
+            Value::Object(map) => map.get(part)?,
+            Value::Array(items) => items.get(part.trim_matches(|c| c == '[' || c == ']').parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+/// Turns a serde error message into a pydantic-style field error.
+fn describe_serde_error(
+    prefix: &'static str,
+    path: &str,
+    message: &str,
+    input: Option<Value>,
+    whole: Option<&Value>,
+) -> FieldError {
+    let mut loc: Vec<Value> = vec![prefix.into()];
+    loc.extend(path.split('.').filter(|s| !s.is_empty()).map(|s| {
+        s.trim_matches(|c| c == '[' || c == ']').parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(s))
+    }));
+    let error = |kind: &str, msg: &str| FieldError {
+        kind: kind.into(),
+        loc: loc.clone(),
+        msg: msg.into(),
+        input: input.clone(),
+        ctx: None,
+    };
+
+    if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+        let mut loc = loc.clone();
+        loc.push(field.into());
+        return FieldError {
+            kind: "missing".into(),
+            loc,
+            msg: "Field required".into(),
+            input: if path.is_empty() { whole.cloned() } else { input },
+            ctx: None,
+        };
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let expected: Vec<String> = rest
+            .split("expected ")
+            .nth(1)
+            .unwrap_or("")
+            .trim_start_matches("one of ")
+            .split(", ")
+            .map(|s| format!("'{}'", s.trim_matches('`')))
+            .filter(|s| s != "''")
+            .collect();
+        let expected = join_or(&expected);
+        return FieldError {
+            kind: "enum".into(),
+            loc,
+            msg: format!("Input should be {expected}"),
+            input,
+            ctx: Some(json!({ "expected": expected })),
+        };
+    }
+    let expected = message.rsplit("expected ").next().unwrap_or("");
+    if path.is_empty() && message.starts_with("invalid type") {
+        return error("model_attributes_type", "Input should be a valid dictionary or object to extract fields from");
+    }
+    if message.contains("UUID") || message.contains("uuid") || expected.contains("UUID") {
+        return error("uuid_parsing", "Input should be a valid UUID");
+    }
+    if message.contains("premature end of input")
+        || message.contains("input contains invalid characters")
+        || message.contains("input is out of range")
+        || message.contains("trailing input")
+    {
+        return error("datetime_parsing", "Input should be a valid date or datetime");
+    }
+    let (kind, msg) = if expected.starts_with('i')
+        || expected.starts_with('u')
+        || expected.contains("integer")
+        || message.contains("invalid digit")
+        || message.contains("parse integer")
+    {
+        ("int_parsing", "Input should be a valid integer")
+    } else if expected.starts_with('f') || message.contains("float") {
+        ("float_parsing", "Input should be a valid number")
+    } else if expected.contains("bool") || message.contains("`true` or `false`") {
+        ("bool_parsing", "Input should be a valid boolean")
+    } else if expected.contains("string") || expected.contains("str") {
+        ("string_type", "Input should be a valid string")
+    } else if expected.contains("sequence") {
+        ("list_type", "Input should be a valid list")
+    } else if expected.contains("struct") || expected.contains("map") {
+        ("model_attributes_type", "Input should be a valid dictionary or object to extract fields from")
+    } else {
+        ("value_error", message)
+    };
+    let mut e = error(kind, msg);
+    if kind == "value_error" {
+        e.ctx = Some(json!({ "error": message }));
+    }
+    e
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {}", rest.join(", "), last),
+    }
+}
+
+/// Query parameters, deserialized and validated; rejections are 422 with `loc` `["query", ...]`.
+#[derive(Debug, Clone)]
+pub struct ValidQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ValidQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let parsed = parse_urlencoded::<T>("query", query.as_bytes())?;
+        Validator::check("query", &parsed)?;
+        Ok(Self(parsed))
+    }
+}
+
+/// Deserializes `application/x-www-form-urlencoded` bytes (a query string or form body) into `T`.
+pub fn parse_urlencoded<T: DeserializeOwned>(prefix: &'static str, bytes: &[u8]) -> Result<T, AppError> {
+    // Empty values mean "not given" for optional parameters, as browsers send `?x=` for blank inputs.
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(bytes)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|err| {
+        let path = err.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        let input = pairs.iter().find(|(k, _)| *k == path).map(|(_, v)| Value::from(v.clone()));
+        let whole = Value::Object(pairs.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect());
+        AppError::field(describe_serde_error(prefix, &path, &err.inner().to_string(), input, Some(&whole)))
+    })
+}
+
+/// Path parameters; a value of the wrong type is a 422 with `loc` `["path", <name>]`.
+#[derive(Debug, Clone)]
+pub struct ValidPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ValidPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                use axum::extract::path::ErrorKind;
+                let (key, value, expected) = match e.kind() {
+                    ErrorKind::ParseErrorAtKey { key, value, expected_type } => {
+                        (key.clone(), value.clone(), *expected_type)
+                    }
+                    ErrorKind::ParseError { value, expected_type } => (String::new(), value.clone(), *expected_type),
+                    other => return Err(AppError::BadRequest(other.to_string())),
+                };
+                let (kind, msg) = if expected.contains("Uuid") {
+                    ("uuid_parsing", "Input should be a valid UUID")
+                } else if expected.starts_with('i') || expected.starts_with('u') {
+                    ("int_parsing", "Input should be a valid integer, unable to parse string as an integer")
+                } else if expected.starts_with('f') {
+                    ("float_parsing", "Input should be a valid number, unable to parse string as a number")
+                } else {
+                    ("value_error", "Invalid path parameter")
+                };
+                let mut loc = vec![Value::from("path")];
+                if !key.is_empty() {
+                    loc.push(key.into());
+                }
+                Err(AppError::field(FieldError {
+                    kind: kind.into(),
+                    loc,
+                    msg: msg.into(),
+                    input: Some(value.into()),
+                    ctx: None,
+                }))
+            }
+            Err(other) => Err(AppError::BadRequest(other.body_text())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Point {
+        #[allow(dead_code)]
+        latitude: f64,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Media {
+        Text,
+        Audio,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        phone: String,
+        location: Option<Point>,
+        media: Option<Media>,
+        limit: Option<u32>,
+    }
+
+    fn err_of(value: Value) -> FieldError {
+        match from_value::<Body>("body", value).unwrap_err() {
+            AppError::Validation(mut errors) => errors.remove(0),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_field_is_reported_at_its_location() {
+        let e = err_of(json!({}));
+        assert_eq!(e.kind, "missing");
+        assert_eq!(e.loc, vec![json!("body"), json!("phone")]);
+    }
+
+    #[test]
+    fn nested_type_errors_carry_the_full_path() {
+        let e = err_of(json!({"phone": "1", "location": {"latitude": "x"}}));
+        assert_eq!(e.kind, "float_parsing");
+        assert_eq!(e.loc, vec![json!("body"), json!("location"), json!("latitude")]);
+        assert_eq!(e.input, Some(json!("x")));
+    }
+
+    #[test]
+    fn bad_enum_lists_the_expected_values() {
+        let e = err_of(json!({"phone": "1", "media": "gif"}));
+        assert_eq!(e.kind, "enum");
+        assert_eq!(e.msg, "Input should be 'text' or 'audio'");
+    }
+
+    #[test]
+    fn non_object_body_is_model_attributes_type() {
+        let e = err_of(json!([1]));
+        assert_eq!(e.kind, "model_attributes_type");
+        assert_eq!(e.loc, vec![json!("body")]);
+    }
+
+    #[test]
+    fn broken_json_reports_its_offset() {
+        let AppError::Validation(errors) = parse_json_body(b"{\"a\": }").unwrap_err() else { panic!() };
+        assert_eq!(errors[0].kind, "json_invalid");
+        assert_eq!(errors[0].loc[0], json!("body"));
+    }
+
+    #[test]
+    fn query_integers_are_parsed_and_reported() {
+        let AppError::Validation(errors) = parse_urlencoded::<Body>("query", b"phone=1&limit=abc").unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(errors[0].kind, "int_parsing");
+        assert_eq!(errors[0].loc, vec![json!("query"), json!("limit")]);
+        let ok: Body = parse_urlencoded("query", b"phone=%2B91&limit=5&media=").unwrap();
+        assert_eq!(ok.phone, "+91");
+        assert!(ok.media.is_none());
+    }
+
+    #[test]
+    fn string_lengths_count_characters() {
+        let mut v = Validator::new("body");
+        v.str_len("name", "తెలుగు", 1, 6);
+        v.str_len("phone", "", 1, 20);
+        let AppError::Validation(errors) = v.finish().unwrap_err() else { panic!() };
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].msg, "String should have at least 1 character");
+    }
+}

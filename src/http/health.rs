@@ -1,0 +1,78 @@
+//! Liveness (`GET /health`, as the original answers it) and readiness (`GET /health/ready`).
+
+use std::time::Duration;
+
+use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use serde::Serialize;
+
+use crate::state::AppState;
+
+/// Answer of `GET /health`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HealthResponse {
+    /// Always `healthy` while the process serves requests.
+    pub status: &'static str,
+}
+
+/// One dependency's state in the readiness answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CheckResult {
+    /// `ok` or `error`.
+    pub status: &'static str,
+    /// Time the check took, in milliseconds.
+    pub latency_ms: u64,
+    /// What went wrong (only on error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Answer of `GET /health/ready`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReadyResponse {
+    /// `ready` or `not_ready`.
+    pub status: &'static str,
+    /// The database check.
+    pub database: CheckResult,
+    /// The object storage check.
+    pub storage: CheckResult,
+}
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/health", get(health)).route("/health/ready", get(ready))
+}
+
+/// Liveness: answers while the process is up, without touching dependencies.
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = HealthResponse)))]
+pub async fn health() -> Json<HealthResponse> {
+    Json(HealthResponse { status: "healthy" })
+}
+
+/// Readiness: checks the database and the object storage; 503 when either fails.
+#[utoipa::path(get, path = "/health/ready", tag = "health", responses(
+    (status = 200, body = ReadyResponse, description = "Every dependency answers"),
+    (status = 503, body = ReadyResponse, description = "A dependency is down"),
+))]
+pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let db = timed(async { sqlx::query("SELECT 1").execute(&state.db).await.map(|_| ()).map_err(|e| e.to_string()) });
+    let storage = timed(async { state.storage.check().await.map_err(|e| format!("{e:#}")) });
+    let (database, storage) = tokio::join!(db, storage);
+    let ok = database.status == "ok" && storage.status == "ok";
+    if !ok {
+        tracing::warn!(database = ?database.error, storage = ?storage.error, "readiness check failed");
+    }
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(ReadyResponse { status: if ok { "ready" } else { "not_ready" }, database, storage }))
+}
+
+async fn timed(check: impl Future<Output = Result<(), String>>) -> CheckResult {
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(5), check)
+        .await
+        .unwrap_or_else(|_| Err("timed out after 5s".to_owned()));
+    let latency_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(()) => CheckResult { status: "ok", latency_ms, error: None },
+        Err(error) => CheckResult { status: "error", latency_ms, error: Some(error) },
+    }
+}

@@ -1,0 +1,8 @@
+//! The HTTP layer: one module per resource, each with its own `router()` and OpenAPI paths.
+
+pub mod docs;
+pub mod extract;
+pub mod health;
+pub mod root;
+
+pub use extract::{ValidJson, ValidPath, ValidQuery, Validate, Validator};

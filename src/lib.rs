@@ -1,0 +1,18 @@
+//! corpus-te: backend for crowdsourced collection of a Telugu language corpus.
+//!
+//! One binary (`corpus`) serves the HTTP API and runs the operations commands; this library holds
+//! everything it is made of, so the integration tests can build the same application in-process.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod router;
+pub mod state;
+pub mod storage;
+pub mod telemetry;
+
+pub use error::{AppError, Result};

@@ -1,0 +1,111 @@
+//! Assembles the application: every resource router, the documentation, and the layers
+//! (request id, tracing, CORS, panic safety, trailing-slash tolerance).
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    extract::Request,
+    http::{HeaderName, HeaderValue, Method, StatusCode, Uri},
+    response::Response,
+};
+use tower::{Layer, util::MapRequestLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, Any, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+use tracing::Span;
+
+use crate::{error::status_detail, http, state::AppState};
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The API routes, without layers (resource modules add theirs here).
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+}
+
+/// The full router with every layer, bound to `state`.
+pub fn build(state: AppState) -> Router {
+    let cors = cors_layer(state.config.cors_origins());
+    Router::new()
+        .merge(http::root::router())
+        .merge(http::health::router())
+        .merge(http::docs::router())
+        .nest("/api/v1", api_routes())
+        .fallback(|| async { status_detail(StatusCode::NOT_FOUND) })
+        .method_not_allowed_fallback(|| async { status_detail(StatusCode::METHOD_NOT_ALLOWED) })
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("handler panicked");
+            axum::response::IntoResponse::into_response(crate::error::AppError::Internal(anyhow::anyhow!(
+                "handler panicked"
+            )))
+        }))
+        .layer(cors)
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    // The path only: query strings may carry phone numbers.
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
+                })
+                .on_response(|response: &Response, latency: Duration, _span: &Span| {
+                    tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
+                }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Wraps the router so that API collection routes answer with and without a trailing slash,
+/// directly (the original redirected with 307, which some clients do not follow for POST).
+pub fn with_trailing_slash_tolerance(
+    router: Router,
+) -> impl tower::Service<Request, Response = Response, Error = std::convert::Infallible, Future = impl Send>
++ Clone
++ Send
++ 'static {
+    MapRequestLayer::new(trim_api_trailing_slash).layer(router)
+}
+
+fn trim_api_trailing_slash(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if path.starts_with("/api/v1/") && path.len() > "/api/v1/".len() && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let new = match request.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(uri) = new.parse::<Uri>() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
+fn cors_layer(origins: Option<Vec<String>>) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([
+            Method::DELETE,
+            Method::GET,
+            Method::HEAD,
+            Method::OPTIONS,
+            Method::PATCH,
+            Method::POST,
+            Method::PUT,
+        ])
+        .max_age(Duration::from_secs(600));
+    match origins {
+        // Any origin, but then never with credentials (browsers refuse `*` with credentials anyway).
+        None => base.allow_origin(Any).allow_headers(Any),
+        Some(list) => {
+            let values: Vec<HeaderValue> = list.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+            base.allow_origin(AllowOrigin::list(values))
+                .allow_headers(tower_http::cors::AllowHeaders::mirror_request())
+                .allow_credentials(true)
+        }
+    }
+}

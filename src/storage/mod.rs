@@ -1,0 +1,76 @@
+//! Object storage behind one interface: a local directory (the embedded default) or an
+//! S3-compatible bucket (Hetzner, MinIO, AWS), both through `object_store`.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use object_store::{ObjectStore, aws::AmazonS3Builder, local::LocalFileSystem};
+
+use crate::config::{Config, StorageBackend};
+
+/// The configured object store and how to describe it.
+#[derive(Clone)]
+pub struct Storage {
+    /// The store itself.
+    pub store: Arc<dyn ObjectStore>,
+    /// Which backend this is.
+    pub backend: StorageBackend,
+    /// A human-readable location (`local:./data`, `s3:https://host/bucket`).
+    pub location: String,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage").field("backend", &self.backend).field("location", &self.location).finish()
+    }
+}
+
+impl Storage {
+    /// Opens the configured backend (creating the local directory when needed).
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        match config.storage_backend() {
+            StorageBackend::Local => {
+                std::fs::create_dir_all(&config.storage_dir)
+                    .with_context(|| format!("creating storage directory {}", config.storage_dir.display()))?;
+                let store = LocalFileSystem::new_with_prefix(&config.storage_dir)?;
+                Ok(Self {
+                    store: Arc::new(store),
+                    backend: StorageBackend::Local,
+                    location: format!("local:{}", config.storage_dir.display()),
+                })
+            }
+            StorageBackend::S3 => {
+                let endpoint = s3_endpoint(config).context("HZ_OBJ_ENDPOINT is required for S3 storage")?;
+                let store = AmazonS3Builder::new()
+                    .with_endpoint(&endpoint)
+                    .with_allow_http(endpoint.starts_with("http://"))
+                    .with_bucket_name(&config.hz_obj_bucket_name)
+                    .with_access_key_id(config.hz_obj_access_key.clone().unwrap_or_default())
+                    .with_secret_access_key(config.hz_obj_secret_key.clone().unwrap_or_default())
+                    .with_region(&config.hz_obj_region)
+                    .with_virtual_hosted_style_request(false)
+                    .build()?;
+                Ok(Self {
+                    store: Arc::new(store),
+                    backend: StorageBackend::S3,
+                    location: format!("s3:{endpoint}/{}", config.hz_obj_bucket_name),
+                })
+            }
+        }
+    }
+
+    /// Checks that the store answers (a listing of its root).
+    pub async fn check(&self) -> anyhow::Result<()> {
+        self.store.list_with_delimiter(None).await.map(|_| ()).context("listing the storage root")
+    }
+}
+
+/// The S3 endpoint with a scheme: as configured when it has one, else from `HZ_OBJ_USE_SSL`.
+pub fn s3_endpoint(config: &Config) -> Option<String> {
+    let raw = config.hz_obj_endpoint.as_deref()?.trim().trim_end_matches('/');
+    if raw.starts_with("http://") || raw.starts_with("https://") {
+        return Some(raw.to_owned());
+    }
+    let ssl = matches!(config.hz_obj_use_ssl.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes");
+    Some(format!("{}://{raw}", if ssl { "https" } else { "http" }))
+}
