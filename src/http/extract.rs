@@ -18,6 +18,20 @@ use crate::error::{AppError, FieldError};
 pub trait Validate {
     /// Adds an error to `v` for every rule the value breaks.
     fn validate(&self, v: &mut Validator);
+
+    /// Whether the body is a JSON array (a bare list of ids) rather than an object.
+    fn expects_array() -> bool {
+        false
+    }
+}
+
+/// A bare JSON array (e.g. a list of role ids) has no field rules of its own.
+impl<T> Validate for Vec<T> {
+    fn validate(&self, _v: &mut Validator) {}
+
+    fn expects_array() -> bool {
+        true
+    }
 }
 
 /// Collects field errors under one location prefix (`body`, `query`, `path`, `form`).
@@ -155,9 +169,25 @@ where
             }
         }
         let value = parse_json_body(&bytes)?;
+        check_body_shape::<T>(&value)?;
         let parsed: T = from_value("body", value)?;
         Validator::check("body", &parsed)?;
         Ok(Self(parsed))
+    }
+}
+
+/// Refuses a body whose top-level JSON kind is not the one `T` takes (serde would otherwise read a
+/// struct from an array, field by field).
+pub fn check_body_shape<T: Validate>(value: &Value) -> Result<(), AppError> {
+    let error = if T::expects_array() {
+        (!value.is_array()).then(|| ("list_type", "Input should be a valid list"))
+    } else {
+        (!value.is_object())
+            .then_some(("model_attributes_type", "Input should be a valid dictionary or object to extract fields from"))
+    };
+    match error {
+        Some((kind, msg)) => Err(AppError::field(FieldError::new(kind, &["body"], msg).with_input(value.clone()))),
+        None => Ok(()),
     }
 }
 
@@ -250,6 +280,7 @@ fn describe_serde_error(
             .unwrap_or("")
             .trim_start_matches("one of ")
             .split(", ")
+            .flat_map(|s| s.split(" or "))
             .map(|s| format!("'{}'", s.trim_matches('`')))
             .filter(|s| s != "''")
             .collect();
@@ -453,9 +484,14 @@ mod tests {
         assert_eq!(e.msg, "Input should be 'text' or 'audio'");
     }
 
+    impl Validate for Body {
+        fn validate(&self, _v: &mut Validator) {}
+    }
+
     #[test]
     fn non_object_body_is_model_attributes_type() {
-        let e = err_of(json!([1]));
+        let AppError::Validation(errors) = check_body_shape::<Body>(&json!([1])).unwrap_err() else { panic!() };
+        let e = errors[0].clone();
         assert_eq!(e.kind, "model_attributes_type");
         assert_eq!(e.loc, vec![json!("body")]);
     }

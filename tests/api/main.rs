@@ -1,0 +1,6 @@
+//! The single integration-test binary: every test talks to real PostgreSQL + PostGIS over a
+//! fresh database, and to the application over real HTTP or through the real binary.
+
+mod helpers;
+
+mod foundation;
