@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::{config::Config, storage::Storage};
+use crate::{auth::token::TokenKeys, config::Config, storage::Storage};
 
 /// Handles every request needs.
 #[derive(Clone, Debug)]
@@ -15,12 +15,15 @@ pub struct AppState {
     pub db: PgPool,
     /// Object storage.
     pub storage: Storage,
+    /// Access-token signing keys.
+    pub tokens: TokenKeys,
 }
 
 impl AppState {
     /// Builds the state from a configuration and an open pool.
     pub fn new(config: Config, db: PgPool) -> anyhow::Result<Self> {
         let storage = Storage::from_config(&config)?;
-        Ok(Self { config: Arc::new(config), db, storage })
+        let tokens = TokenKeys::new(&config.secret(), config.access_token_expire_minutes);
+        Ok(Self { config: Arc::new(config), db, storage, tokens })
     }
 }

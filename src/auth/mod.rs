@@ -1,3 +1,10 @@
-//! Authentication: password hashing (and, with the accounts work, tokens, OTP and role extractors).
+//! Authentication and authorisation: password hashing, access tokens, and the extractors that make
+//! each handler's signature state who may call it.
 
+pub mod extract;
 pub mod password;
+pub mod roles;
+pub mod token;
+
+pub use extract::{Auth, CurrentUser};
+pub use roles::RoleSet;

@@ -180,7 +180,7 @@ where
 /// struct from an array, field by field).
 pub fn check_body_shape<T: Validate>(value: &Value) -> Result<(), AppError> {
     let error = if T::expects_array() {
-        (!value.is_array()).then(|| ("list_type", "Input should be a valid list"))
+        (!value.is_array()).then_some(("list_type", "Input should be a valid list"))
     } else {
         (!value.is_object())
             .then_some(("model_attributes_type", "Input should be a valid dictionary or object to extract fields from"))

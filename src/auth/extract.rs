@@ -1,0 +1,139 @@
+//! Extractors: [`CurrentUser`] (a valid bearer token of an active user, roles read fresh from the
+//! database on every request) and [`Auth<R>`] (the same, holding one of the roles of `R`).
+//!
+//! Answers follow the original: no `Authorization` header, or an empty bearer → 403
+//! `Not authenticated`; another scheme → 403 `Invalid authentication credentials`; a bad, expired
+//! or revoked token → 401 `Could not validate credentials` with `WWW-Authenticate: Bearer`.
+
+use std::marker::PhantomData;
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::roles::RoleSet;
+use crate::{domain::RoleName, error::AppError, state::AppState};
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    /// User id.
+    pub id: Uuid,
+    /// Phone as stored.
+    pub phone: String,
+    /// Display name.
+    pub name: String,
+    /// Roles held right now.
+    pub roles: Vec<RoleName>,
+}
+
+impl CurrentUser {
+    /// True when the caller holds `role`.
+    pub fn has(&self, role: RoleName) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// True for admins.
+    pub fn is_admin(&self) -> bool {
+        self.has(RoleName::Admin)
+    }
+
+    /// True for admins and reviewers (who see every record).
+    pub fn is_staff(&self) -> bool {
+        self.has(RoleName::Admin) || self.has(RoleName::Reviewer)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AuthRow {
+    id: Uuid,
+    phone: String,
+    name: String,
+    is_active: bool,
+    tokens_valid_after: Option<DateTime<Utc>>,
+    roles: Vec<String>,
+}
+
+/// Reads the bearer token of a request: `Ok(None)` when there is none.
+pub fn bearer_token(parts: &Parts) -> Result<Option<&str>, AppError> {
+    let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else { return Ok(None) };
+    let value = value.to_str().map_err(|_| AppError::Forbidden("Invalid authentication credentials".into()))?;
+    let (scheme, credentials) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    if scheme.is_empty() {
+        return Ok(None);
+    }
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AppError::Forbidden("Invalid authentication credentials".into()));
+    }
+    if credentials.is_empty() { Ok(None) } else { Ok(Some(credentials)) }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts)?.ok_or_else(|| AppError::Forbidden("Not authenticated".into()))?;
+        authenticate(state, token).await
+    }
+}
+
+/// Validates a token and loads its user with fresh roles.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<CurrentUser, AppError> {
+    let invalid = || AppError::Unauthorized("Could not validate credentials".into());
+    let claims = state.tokens.verify(token.trim()).map_err(|_| invalid())?;
+    let user_id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthorized("Invalid user ID format".into()))?;
+    let row = sqlx::query_as::<_, AuthRow>(
+        r#"SELECT u.id, u.phone, u.name, u.is_active, u.tokens_valid_after,
+                  COALESCE(array_agg(r.name::text ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') AS roles
+           FROM "user" u
+           LEFT JOIN user_roles ur ON ur.user_id = u.id
+           LEFT JOIN role r ON r.id = ur.role_id
+           WHERE u.id = $1
+           GROUP BY u.id"#,
+    )
+    .bind(user_id)
+    .fetch_optional(&state.db)
+    .await?
+    .ok_or_else(|| AppError::Unauthorized("User not found".into()))?;
+    if !row.is_active {
+        return Err(AppError::Unauthorized("Inactive user".into()));
+    }
+    // Tokens issued before a password change, reset or deactivation are revoked.
+    if row.tokens_valid_after.is_some_and(|after| claims.iat < after.timestamp()) {
+        return Err(invalid());
+    }
+    Ok(CurrentUser {
+        id: row.id,
+        phone: row.phone,
+        name: row.name,
+        roles: row.roles.iter().filter_map(|r| RoleName::parse(r)).collect(),
+    })
+}
+
+/// An authenticated caller holding one of the roles of `R`; otherwise 403 with the original's message.
+#[derive(Debug, Clone)]
+pub struct Auth<R: RoleSet> {
+    /// The caller.
+    pub user: CurrentUser,
+    _roles: PhantomData<R>,
+}
+
+impl<R: RoleSet> std::ops::Deref for Auth<R> {
+    type Target = CurrentUser;
+
+    fn deref(&self) -> &CurrentUser {
+        &self.user
+    }
+}
+
+impl<R: RoleSet> FromRequestParts<AppState> for Auth<R> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        if !R::allows(&user.roles) {
+            return Err(AppError::Forbidden(R::denied_message(&user.roles)));
+        }
+        Ok(Self { user, _roles: PhantomData })
+    }
+}
