@@ -70,7 +70,10 @@ impl Modify for BearerSecurity {
 
 /// The whole OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    BaseDoc::openapi()
+    let mut doc = BaseDoc::openapi();
+    doc.merge(<http::categories::CategoriesDoc as OpenApi>::openapi());
+    doc.merge(<http::records::RecordsDoc as OpenApi>::openapi());
+    doc
 }
 
 /// Routes of the documentation.

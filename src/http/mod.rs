@@ -1,8 +1,10 @@
 //! The HTTP layer: one module per resource, each with its own `router()` and OpenAPI paths.
 
+pub mod categories;
 pub mod docs;
 pub mod extract;
 pub mod health;
+pub mod records;
 pub mod root;
 
 pub use extract::{ValidJson, ValidPath, ValidQuery, Validate, Validator};

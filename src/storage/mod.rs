@@ -1,6 +1,8 @@
 //! Object storage behind one interface: a local directory (the embedded default) or an
 //! S3-compatible bucket (Hetzner, MinIO, AWS), both through `object_store`.
 
+pub mod objects;
+
 use std::sync::Arc;
 
 use anyhow::Context;

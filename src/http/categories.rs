@@ -1,0 +1,296 @@
+//! Categories (`/api/v1/categories`): listed by rank then name, validated (422, never 500),
+//! updated field by field, and protected from deletion while records use them (409).
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    auth::{Auth, roles::AdminOnly, roles::AnyRole},
+    error::{AppError, FieldError, Result, ResultExt},
+    http::{ValidJson, Validate, Validator},
+    state::AppState,
+};
+
+/// A category as every endpoint returns it.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Category {
+    /// Id.
+    pub id: Uuid,
+    /// Unique machine name.
+    pub name: String,
+    /// Display title.
+    pub title: String,
+    /// Longer description.
+    pub description: Option<String>,
+    /// Visible to contributors.
+    pub published: bool,
+    /// Sort key (ascending).
+    pub rank: i32,
+    /// Creation time.
+    #[serde(serialize_with = "crate::domain::time::serialize")]
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    #[serde(serialize_with = "crate::domain::time::serialize")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Body of `POST /categories/`. `id`, `created_at` and `updated_at` are server-set and ignored.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CategoryCreate {
+    /// Unique machine name, 1..100 characters.
+    pub name: String,
+    /// Display title, 1..200 characters.
+    pub title: String,
+    /// Up to 500 characters.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Default false.
+    #[serde(default)]
+    pub published: bool,
+    /// Default 0.
+    #[serde(default)]
+    pub rank: i32,
+}
+
+/// Body of `PUT /categories/{id}`: every field given is applied.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct CategoryUpdate {
+    /// New name.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// New title.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub title: Option<Option<String>>,
+    /// New description (`null` clears it).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// New visibility.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<bool>)]
+    pub published: Option<Option<bool>>,
+    /// New rank.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i32>)]
+    pub rank: Option<Option<i32>>,
+}
+
+/// Tells an absent key (`None`) from an explicit `null` (`Some(None)`).
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Answer of a delete.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MessageResponse {
+    /// What was done.
+    pub message: String,
+}
+
+fn name_rules(v: &mut Validator, field: &str, value: &str, max: usize) {
+    v.str_len(field, value, 1, max);
+    if !value.is_empty() && value.trim().is_empty() {
+        v.error("string_blank", field, "String should not be blank", Some(value.into()), None);
+    }
+}
+
+impl Validate for CategoryCreate {
+    fn validate(&self, v: &mut Validator) {
+        name_rules(v, "name", &self.name, 100);
+        name_rules(v, "title", &self.title, 200);
+        v.opt_str_len("description", self.description.as_deref(), 0, 500);
+    }
+}
+
+impl Validate for CategoryUpdate {
+    fn validate(&self, v: &mut Validator) {
+        let null = |v: &mut Validator, field: &str| {
+            v.error("missing", field, "Field cannot be null", Some(serde_json::Value::Null), None)
+        };
+        match &self.name {
+            Some(Some(name)) => name_rules(v, "name", name, 100),
+            Some(None) => null(v, "name"),
+            None => {}
+        }
+        match &self.title {
+            Some(Some(title)) => name_rules(v, "title", title, 200),
+            Some(None) => null(v, "title"),
+            None => {}
+        }
+        if let Some(Some(d)) = &self.description {
+            v.str_len("description", d, 0, 500);
+        }
+        if matches!(self.published, Some(None)) {
+            null(v, "published");
+        }
+        if matches!(self.rank, Some(None)) {
+            null(v, "rank");
+        }
+    }
+}
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/categories", get(list_categories).post(create_category))
+        .route("/categories/{category_id}", get(get_category).put(update_category).delete(delete_category))
+}
+
+const COLUMNS: &str = "id, name, title, description, published, rank, created_at, updated_at";
+
+fn not_found() -> AppError {
+    AppError::NotFound("Category not found".into())
+}
+
+fn duplicate() -> AppError {
+    AppError::BadRequest("Category with this name already exists".into())
+}
+
+/// A path id that is not a UUID names no category: 404, as for an unknown one.
+fn parse_id(raw: &str) -> Result<Uuid> {
+    Uuid::parse_str(raw.trim()).map_err(|_| not_found())
+}
+
+/// Lists categories by rank, then name. Non-admins see published categories only.
+#[utoipa::path(get, path = "/api/v1/categories/", tag = "categories", security(("HTTPBearer" = [])),
+    responses((status = 200, body = [Category]), (status = 403, body = crate::http::docs::ErrorDetail)))]
+pub async fn list_categories(State(state): State<AppState>, auth: Auth<AnyRole>) -> Result<Json<Vec<Category>>> {
+    let rows = sqlx::query_as::<_, Category>(&format!(
+        "SELECT {COLUMNS} FROM category WHERE published OR $1 ORDER BY rank, name, id"
+    ))
+    .bind(auth.is_admin())
+    .fetch_all(&state.db)
+    .await?;
+    Ok(Json(rows))
+}
+
+/// One category. Non-admins get 404 for an unpublished one; a non-UUID id is 404 too.
+#[utoipa::path(get, path = "/api/v1/categories/{category_id}", tag = "categories", security(("HTTPBearer" = [])),
+    params(("category_id" = String, Path)),
+    responses((status = 200, body = Category), (status = 404, body = crate::http::docs::ErrorDetail)))]
+pub async fn get_category(
+    State(state): State<AppState>,
+    auth: Auth<AnyRole>,
+    Path(category_id): Path<String>,
+) -> Result<Json<Category>> {
+    let id = parse_id(&category_id)?;
+    sqlx::query_as::<_, Category>(&format!("SELECT {COLUMNS} FROM category WHERE id = $1 AND (published OR $2)"))
+        .bind(id)
+        .bind(auth.is_admin())
+        .fetch_optional(&state.db)
+        .await?
+        .map(Json)
+        .ok_or_else(not_found)
+}
+
+fn blank_error(field: &str) -> AppError {
+    AppError::field(FieldError::new("string_blank", &["body", field], "String should not be blank"))
+}
+
+/// Creates a category (admin).
+#[utoipa::path(post, path = "/api/v1/categories/", tag = "categories", security(("HTTPBearer" = [])),
+    request_body = CategoryCreate,
+    responses((status = 201, body = Category), (status = 400, body = crate::http::docs::ErrorDetail),
+        (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+pub async fn create_category(
+    State(state): State<AppState>,
+    _auth: Auth<AdminOnly>,
+    ValidJson(body): ValidJson<CategoryCreate>,
+) -> Result<(StatusCode, Json<Category>)> {
+    let row = sqlx::query_as::<_, Category>(&format!(
+        "INSERT INTO category (id, name, title, description, published, rank) \
+         VALUES (gen_random_uuid(), $1, $2, $3, $4, $5) RETURNING {COLUMNS}"
+    ))
+    .bind(&body.name)
+    .bind(&body.title)
+    .bind(&body.description)
+    .bind(body.published)
+    .bind(body.rank)
+    .fetch_one(&state.db)
+    .await
+    .on_constraint("ix_category_name", duplicate)
+    .on_constraint("category_name_not_blank", || blank_error("name"))
+    .on_constraint("category_title_not_blank", || blank_error("title"))?;
+    Ok((StatusCode::CREATED, Json(row)))
+}
+
+/// Updates a category (admin): every field present in the body is applied.
+#[utoipa::path(put, path = "/api/v1/categories/{category_id}", tag = "categories", security(("HTTPBearer" = [])),
+    params(("category_id" = String, Path)), request_body = CategoryUpdate,
+    responses((status = 200, body = Category), (status = 400, body = crate::http::docs::ErrorDetail),
+        (status = 404, body = crate::http::docs::ErrorDetail), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+pub async fn update_category(
+    State(state): State<AppState>,
+    _auth: Auth<AdminOnly>,
+    Path(category_id): Path<String>,
+    ValidJson(body): ValidJson<CategoryUpdate>,
+) -> Result<Json<Category>> {
+    let id = parse_id(&category_id)?;
+    let row = sqlx::query_as::<_, Category>(&format!(
+        "UPDATE category SET
+            name = CASE WHEN $2 THEN $3 ELSE name END,
+            title = CASE WHEN $4 THEN $5 ELSE title END,
+            description = CASE WHEN $6 THEN $7 ELSE description END,
+            published = CASE WHEN $8 THEN $9 ELSE published END,
+            rank = CASE WHEN $10 THEN $11 ELSE rank END
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(body.name.is_some())
+    .bind(body.name.flatten())
+    .bind(body.title.is_some())
+    .bind(body.title.flatten())
+    .bind(body.description.is_some())
+    .bind(body.description.flatten())
+    .bind(body.published.is_some())
+    .bind(body.published.flatten())
+    .bind(body.rank.is_some())
+    .bind(body.rank.flatten())
+    .fetch_optional(&state.db)
+    .await
+    .on_constraint("ix_category_name", duplicate)
+    .on_constraint("category_name_not_blank", || blank_error("name"))
+    .on_constraint("category_title_not_blank", || blank_error("title"))?;
+    row.map(Json).ok_or_else(not_found)
+}
+
+/// Deletes a category (admin); 409 while records use it.
+#[utoipa::path(delete, path = "/api/v1/categories/{category_id}", tag = "categories", security(("HTTPBearer" = [])),
+    params(("category_id" = String, Path)),
+    responses((status = 200, body = MessageResponse), (status = 404, body = crate::http::docs::ErrorDetail),
+        (status = 409, body = crate::http::docs::ErrorDetail)))]
+pub async fn delete_category(
+    State(state): State<AppState>,
+    _auth: Auth<AdminOnly>,
+    Path(category_id): Path<String>,
+) -> Result<Json<MessageResponse>> {
+    let id = parse_id(&category_id)?;
+    let in_use = || AppError::Conflict("Category is used by records and cannot be deleted".into());
+    let deleted = sqlx::query("DELETE FROM category WHERE id = $1")
+        .bind(id)
+        .execute(&state.db)
+        .await
+        .on_constraint("record_category_id_fkey", in_use)?;
+    if deleted.rows_affected() == 0 {
+        return Err(not_found());
+    }
+    Ok(Json(MessageResponse { message: "Category deleted successfully".into() }))
+}
+
+/// OpenAPI paths of this module.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list_categories, get_category, create_category, update_category, delete_category),
+    components(schemas(Category, CategoryCreate, CategoryUpdate, MessageResponse)),
+    tags((name = "categories", description = "Record categories"))
+)]
+pub struct CategoriesDoc;

@@ -1,0 +1,668 @@
+//! List (filters, `skip`/`limit` and a keyset cursor), get, JSON create (with the original's
+//! `generate_file` option), update and delete of records.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderName, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::{
+    Location, RECORD_COLUMNS, RecordRead, RecordRow, check_extra_fields, check_point, fetch_record, load_visible,
+    parse_record_id, record_not_found, require_category, resolve_owner,
+};
+use crate::{
+    auth::{Auth, CurrentUser, roles::AnyRole},
+    domain::MediaType,
+    error::{AppError, FieldError, Result, ResultExt},
+    http::{ValidJson, ValidQuery, Validate, Validator, categories::present},
+    state::AppState,
+    storage::objects::record_key,
+};
+
+/// Response header carrying the cursor of the next page (absent on the last page).
+pub static NEXT_CURSOR: HeaderName = HeaderName::from_static("x-next-cursor");
+
+/// Query of `GET /records/`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only this category.
+    pub category_id: Option<Uuid>,
+    /// Only this owner (contributors always see only their own records).
+    pub user_id: Option<Uuid>,
+    /// Only this media type.
+    pub media_type: Option<MediaType>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only reviewed (true) or unreviewed (false) records.
+    pub reviewed: Option<bool>,
+    /// Created at or after this instant (RFC 3339).
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created before this instant (RFC 3339).
+    pub created_before: Option<DateTime<Utc>>,
+    /// Records to skip (ignored when `cursor` is given).
+    #[serde(default)]
+    pub skip: i64,
+    /// Page size, 1..1000.
+    #[serde(default = "default_limit")]
+    pub limit: i64,
+    /// Keyset cursor from the previous page's `X-Next-Cursor` header: stays fast at any depth.
+    pub cursor: Option<String>,
+}
+
+fn default_limit() -> i64 {
+    100
+}
+
+impl Validate for ListQuery {
+    fn validate(&self, v: &mut Validator) {
+        v.range_i64("skip", self.skip, 0, i64::MAX);
+        v.range_i64("limit", self.limit, 1, 1000);
+        if let Some(cursor) = &self.cursor
+            && decode_cursor(cursor).is_none()
+        {
+            v.error("value_error", "cursor", "Invalid cursor", Some(cursor.as_str().into()), None);
+        }
+    }
+}
+
+/// A cursor is the sort key of the last record of a page: `<created_at µs>_<uid>`.
+fn encode_cursor(created_at: DateTime<Utc>, uid: Uuid) -> String {
+    format!("{}_{uid}", created_at.timestamp_micros())
+}
+
+fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let (micros, uid) = cursor.split_once('_')?;
+    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, Uuid::parse_str(uid).ok()?))
+}
+
+/// Adds the filters of the caller's visibility: contributors see their own records only.
+pub fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, user: &CurrentUser) {
+    if !user.is_staff() {
+        qb.push(" AND r.user_id = ").push_bind(user.id);
+    }
+}
+
+/// Lists records, newest first, with filters and `skip`/`limit` or a keyset `cursor`.
+///
+/// The body is a plain JSON list, as the original's; when more records may follow, the
+/// `X-Next-Cursor` header holds the `cursor` of the next page.
+#[utoipa::path(get, path = "/api/v1/records/", tag = "records", security(("HTTPBearer" = [])), params(ListQuery),
+    responses((status = 200, body = [RecordRead], headers(("x-next-cursor" = String, description = "Cursor of the next page"))),
+        (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+pub async fn list_records(
+    State(state): State<AppState>,
+    auth: Auth<AnyRole>,
+    ValidQuery(q): ValidQuery<ListQuery>,
+) -> Result<Response> {
+    let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS} FROM record r WHERE TRUE"));
+    push_visibility(&mut qb, &auth);
+    if let Some(id) = q.category_id {
+        qb.push(" AND r.category_id = ").push_bind(id);
+    }
+    if let Some(id) = q.user_id {
+        qb.push(" AND r.user_id = ").push_bind(id);
+    }
+    if let Some(m) = q.media_type {
+        qb.push(" AND r.media_type = ").push_bind(m.as_str()).push("::mediatype");
+    }
+    if let Some(s) = &q.status {
+        qb.push(" AND r.status = ").push_bind(s.clone());
+    }
+    if let Some(reviewed) = q.reviewed {
+        qb.push(" AND r.reviewed = ").push_bind(reviewed);
+    }
+    if let Some(at) = q.created_after {
+        qb.push(" AND r.created_at >= ").push_bind(at);
+    }
+    if let Some(at) = q.created_before {
+        qb.push(" AND r.created_at < ").push_bind(at);
+    }
+    let cursor = q.cursor.as_deref().and_then(decode_cursor);
+    if let Some((at, uid)) = cursor {
+        qb.push(" AND (r.created_at, r.uid) < (").push_bind(at).push(", ").push_bind(uid).push(")");
+    }
+    qb.push(" ORDER BY r.created_at DESC, r.uid DESC LIMIT ").push_bind(q.limit);
+    if cursor.is_none() {
+        qb.push(" OFFSET ").push_bind(q.skip);
+    }
+    let rows: Vec<RecordRow> = qb.build_query_as().fetch_all(&state.db).await?;
+    let next = (rows.len() as i64 == q.limit)
+        .then(|| rows.last().map(|r| encode_cursor(r.created_at, r.uid)))
+        .flatten();
+    let body: Vec<RecordRead> = rows.into_iter().map(|r| r.into_read(&state.config)).collect();
+    let mut response = Json(body).into_response();
+    if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        response.headers_mut().insert(NEXT_CURSOR.clone(), next);
+    }
+    Ok(response)
+}
+
+/// One record (the caller's own, or any for reviewers and admins).
+#[utoipa::path(get, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
+    params(("record_id" = String, Path)),
+    responses((status = 200, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
+        (status = 404, body = crate::http::docs::ErrorDetail)))]
+pub async fn get_record(
+    State(state): State<AppState>,
+    auth: Auth<AnyRole>,
+    Path(record_id): Path<String>,
+) -> Result<Json<RecordRead>> {
+    let uid = parse_record_id(&record_id)?;
+    Ok(Json(load_visible(&state, &auth, uid).await?.into_read(&state.config)))
+}
+
+/// What a location field of a body asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LocationChange {
+    /// Not mentioned.
+    Keep,
+    /// Explicitly `null`.
+    Clear,
+    /// A new point.
+    Set(Location),
+}
+
+/// Reads a location from `location: {latitude, longitude}` or top-level `latitude`/`longitude`
+/// (as the official app sends it). A half pair is reported by [`check_location`].
+pub fn location_change(
+    location: &Option<Option<Location>>,
+    latitude: &Option<Option<f64>>,
+    longitude: &Option<Option<f64>>,
+) -> LocationChange {
+    match (location, latitude, longitude) {
+        (Some(Some(point)), _, _) => LocationChange::Set(*point),
+        (_, Some(Some(latitude)), Some(Some(longitude))) => {
+            LocationChange::Set(Location { latitude: *latitude, longitude: *longitude })
+        }
+        (Some(None), _, _) | (None, Some(None), Some(None)) => LocationChange::Clear,
+        _ => LocationChange::Keep,
+    }
+}
+
+/// Range checks and the half-pair rule for the location fields of a body.
+pub fn check_location(
+    v: &mut Validator,
+    location: &Option<Option<Location>>,
+    latitude: &Option<Option<f64>>,
+    longitude: &Option<Option<f64>>,
+) {
+    if let Some(Some(point)) = location {
+        check_point(v, "location.latitude", "location.longitude", point);
+        return;
+    }
+    match (latitude.flatten(), longitude.flatten()) {
+        (Some(latitude), Some(longitude)) => {
+            check_point(v, "latitude", "longitude", &Location { latitude, longitude });
+        }
+        (Some(_), None) => v.error("missing", "longitude", "longitude is required when latitude is given", None, None),
+        (None, Some(_)) => v.error("missing", "latitude", "latitude is required when longitude is given", None, None),
+        (None, None) => {}
+    }
+}
+
+/// Body of `POST /records/`. Review fields, `status` and `file_*` are server-set: sent values are
+/// ignored. `user_id` may name someone else only for an admin.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RecordCreate {
+    /// 1..200 characters.
+    pub title: String,
+    /// Up to 1000 characters.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// text, audio, video or image.
+    pub media_type: MediaType,
+    /// Owner; defaults to the caller.
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+    /// Category.
+    pub category_id: Uuid,
+    /// Where it was recorded.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Location>)]
+    pub location: Option<Option<Location>>,
+    /// Top-level latitude (with `longitude`), as the official app sends it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub latitude: Option<Option<f64>>,
+    /// Top-level longitude (with `latitude`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub longitude: Option<Option<f64>>,
+    /// Language (`te`, `telugu`, ...).
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Release rights (`creator`, `open`, ...).
+    #[serde(default)]
+    pub release_rights: Option<String>,
+    /// Free-form JSON.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+}
+
+fn check_title(v: &mut Validator, title: &str) {
+    v.str_len("title", title, 1, 200);
+    if !title.is_empty() && title.trim().is_empty() {
+        v.error("string_blank", "title", "String should not be blank", Some(title.into()), None);
+    }
+}
+
+impl Validate for RecordCreate {
+    fn validate(&self, v: &mut Validator) {
+        check_title(v, &self.title);
+        v.opt_str_len("description", self.description.as_deref(), 0, 1000);
+        check_location(v, &self.location, &self.latitude, &self.longitude);
+        check_extra_fields(v, self.language.as_deref(), self.release_rights.as_deref());
+    }
+}
+
+/// Query of `POST /records/`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CreateQuery {
+    /// Generate and store a sample file for the record (the original's testing aid).
+    #[serde(default)]
+    pub generate_file: bool,
+    /// Size of the generated file in KiB, 1..1000.
+    #[serde(default = "default_kb")]
+    pub file_size_kb: i64,
+}
+
+fn default_kb() -> i64 {
+    10
+}
+
+impl Validate for CreateQuery {
+    fn validate(&self, v: &mut Validator) {
+        v.range_i64("file_size_kb", self.file_size_kb, 1, 1000);
+    }
+}
+
+/// The fields of a new record, shared by JSON create and uploads.
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    /// Id (chosen before the object is stored, as it names the object).
+    pub uid: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Category.
+    pub category_id: Uuid,
+    /// Status.
+    pub status: &'static str,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Media type.
+    pub media_type: MediaType,
+    /// Location.
+    pub location: Option<Location>,
+    /// Language.
+    pub language: Option<String>,
+    /// Release rights.
+    pub release_rights: Option<String>,
+    /// Client metadata.
+    pub metadata: Option<Value>,
+    /// Stored file facts, when there is a file.
+    pub file: Option<StoredFile>,
+}
+
+/// Facts about a stored object.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    /// Storage key.
+    pub key: String,
+    /// File name recorded for the client.
+    pub file_name: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Sniffed MIME type.
+    pub mime_type: Option<String>,
+    /// Whole seconds of audio/video.
+    pub duration_seconds: Option<i32>,
+}
+
+/// Inserts a record and reads it back.
+pub async fn insert_record<'e>(db: impl sqlx::PgExecutor<'e>, r: &NewRecord) -> Result<RecordRow> {
+    let file = r.file.as_ref();
+    let row = sqlx::query_as::<_, RecordRow>(&format!(
+        "INSERT INTO record AS r (uid, user_id, category_id, status, reviewed, title, description, media_type, location,
+             language, release_rights, metadata, object_key, file_name, file_size, content_sha256, mime_type,
+             duration_seconds)
+         VALUES ($1, $2, $3, $4, false, $5, $6, $7::mediatype,
+             CASE WHEN $8::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint($9::float8, $8::float8), 4326) END,
+             $10, $11, $12, $13, $14, $15, $16, $17, $18)
+         RETURNING {RECORD_COLUMNS}"
+    ))
+    .bind(r.uid)
+    .bind(r.user_id)
+    .bind(r.category_id)
+    .bind(r.status)
+    .bind(&r.title)
+    .bind(&r.description)
+    .bind(r.media_type.as_str())
+    .bind(r.location.map(|l| l.latitude))
+    .bind(r.location.map(|l| l.longitude))
+    .bind(&r.language)
+    .bind(&r.release_rights)
+    .bind(&r.metadata)
+    .bind(file.map(|f| f.key.clone()))
+    .bind(file.map(|f| f.file_name.clone()))
+    .bind(file.map(|f| f.size))
+    .bind(file.map(|f| f.sha256.clone()))
+    .bind(file.and_then(|f| f.mime_type.clone()))
+    .bind(file.and_then(|f| f.duration_seconds))
+    .fetch_one(db)
+    .await
+    .on_constraint("record_category_id_fkey", || AppError::BadRequest("Category not found".into()))
+    .on_constraint("record_user_id_fkey", || AppError::BadRequest("User not found".into()))?;
+    Ok(row)
+}
+
+/// Creates a record from JSON; with `generate_file=true` a sample file is generated and stored
+/// (status `generated`, or `generation_failed` with the record kept, as the original).
+#[utoipa::path(post, path = "/api/v1/records/", tag = "records", security(("HTTPBearer" = [])),
+    params(CreateQuery), request_body = RecordCreate,
+    responses((status = 201, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
+        (status = 403, body = crate::http::docs::ErrorDetail), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+pub async fn create_record(
+    State(state): State<AppState>,
+    auth: Auth<AnyRole>,
+    ValidQuery(q): ValidQuery<CreateQuery>,
+    ValidJson(body): ValidJson<RecordCreate>,
+) -> Result<(StatusCode, Json<RecordRead>)> {
+    let user_id = resolve_owner(&state, &auth, body.user_id).await?;
+    require_category(&state, body.category_id).await?;
+    let location = match location_change(&body.location, &body.latitude, &body.longitude) {
+        LocationChange::Set(point) => Some(point),
+        _ => None,
+    };
+    let new = NewRecord {
+        uid: Uuid::new_v4(),
+        user_id,
+        category_id: body.category_id,
+        status: if q.generate_file { "generating" } else { "pending" },
+        title: body.title,
+        description: body.description,
+        media_type: body.media_type,
+        location,
+        language: body.language,
+        release_rights: body.release_rights,
+        metadata: body.metadata,
+        file: None,
+    };
+    let mut row = insert_record(&state.db, &new).await?;
+    if q.generate_file {
+        row = generate_file(&state, &new, q.file_size_kb).await?;
+    }
+    Ok((StatusCode::CREATED, Json(row.into_read(&state.config))))
+}
+
+/// The original's sample content for a media type: (bytes, extension, content type).
+pub fn sample_file(media_type: MediaType, size_kb: i64) -> (Vec<u8>, &'static str, &'static str) {
+    let target = (size_kb.max(0) as usize) * 1024;
+    let (header, filler, ext, content_type): (&[u8], &[u8], _, _) = match media_type {
+        MediaType::Text => {
+            let text = b"This is a sample text file generated for testing the Telugu corpus collection API. ";
+            let mut out = text.repeat(target / text.len() + 1);
+            out.truncate(target);
+            return (out, ".txt", "text/plain");
+        }
+        MediaType::Audio => (&[0xFF, 0xFB, 0x90, 0x00], b"SAMPLE_AUDIO_DATA_", ".mp3", "audio/mpeg"),
+        MediaType::Video => (&[0, 0, 0, 0x20, b'f', b't', b'y', b'p'], b"SAMPLE_VIDEO_DATA_", ".mp4", "video/mp4"),
+        MediaType::Image => {
+            (&[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F'], b"SAMPLE_IMAGE_DATA_", ".jpg", "image/jpeg")
+        }
+    };
+    let mut out = header.to_vec();
+    out.extend(filler.repeat(target / filler.len()));
+    out.truncate(target);
+    (out, ext, content_type)
+}
+
+async fn generate_file(state: &AppState, new: &NewRecord, size_kb: i64) -> Result<RecordRow> {
+    let (bytes, ext, content_type) = sample_file(new.media_type, size_kb);
+    let key = record_key(new.media_type, new.uid, ext);
+    let size = bytes.len() as i64;
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let stored = state.storage.put_bytes(&key, Bytes::from(bytes), Some(content_type)).await;
+    let row = match stored {
+        Ok(()) => sqlx::query_as::<_, RecordRow>(&format!(
+            "UPDATE record r SET status = 'generated', object_key = $2, file_name = $3, file_size = $4,
+                 content_sha256 = $5, mime_type = $6
+             WHERE r.uid = $1 RETURNING {RECORD_COLUMNS}"
+        ))
+        .bind(new.uid)
+        .bind(&key)
+        .bind(format!("{}{ext}", new.uid))
+        .bind(size)
+        .bind(sha)
+        .bind(content_type)
+        .fetch_one(&state.db)
+        .await
+        .map_err(AppError::from),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "sample file generation failed");
+            sqlx::query_as::<_, RecordRow>(&format!(
+                "UPDATE record r SET status = 'generation_failed' WHERE r.uid = $1 RETURNING {RECORD_COLUMNS}"
+            ))
+            .bind(new.uid)
+            .fetch_one(&state.db)
+            .await
+            .map_err(AppError::from)
+        }
+    };
+    if row.is_err() {
+        state.storage.delete_quietly(&key).await;
+    }
+    row
+}
+
+/// Body of `PUT /records/{id}`: every field present is applied. `user_id`, `uid`, `file_*`,
+/// `duration_seconds`, `reviewed_by` and `reviewed_at` are server-managed and ignored;
+/// `status` and `reviewed` are applied for reviewers and admins only.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct RecordUpdate {
+    /// New title.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub title: Option<Option<String>>,
+    /// New description (`null` clears it).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// New media type (only while no file is stored).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<MediaType>)]
+    pub media_type: Option<Option<MediaType>>,
+    /// New status (reviewers and admins).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub status: Option<Option<String>>,
+    /// New location (`null` clears it).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Location>)]
+    pub location: Option<Option<Location>>,
+    /// Top-level latitude (with `longitude`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub latitude: Option<Option<f64>>,
+    /// Top-level longitude (with `latitude`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f64>)]
+    pub longitude: Option<Option<f64>>,
+    /// `true` marks the record reviewed by the caller, now (reviewers and admins).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<bool>)]
+    pub reviewed: Option<Option<bool>>,
+    /// New language.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub language: Option<Option<String>>,
+    /// New release rights.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub release_rights: Option<Option<String>>,
+    /// New metadata.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Option<Value>>,
+}
+
+impl Validate for RecordUpdate {
+    fn validate(&self, v: &mut Validator) {
+        let null = |v: &mut Validator, field: &str| v.error("missing", field, "Field cannot be null", Some(Value::Null), None);
+        match &self.title {
+            Some(Some(t)) => check_title(v, t),
+            Some(None) => null(v, "title"),
+            None => {}
+        }
+        if let Some(Some(d)) = &self.description {
+            v.str_len("description", d, 0, 1000);
+        }
+        if matches!(self.media_type, Some(None)) {
+            null(v, "media_type");
+        }
+        match &self.status {
+            Some(Some(s)) => v.str_len("status", s, 1, 20),
+            Some(None) => null(v, "status"),
+            None => {}
+        }
+        if matches!(self.reviewed, Some(None)) {
+            null(v, "reviewed");
+        }
+        check_location(v, &self.location, &self.latitude, &self.longitude);
+        check_extra_fields(v, self.language.clone().flatten().as_deref(), self.release_rights.clone().flatten().as_deref());
+    }
+}
+
+/// Updates a record: the owner edits its content; reviewers and admins also set `status` and
+/// `reviewed` (which stamps `reviewed_by` = caller and `reviewed_at` = now).
+#[utoipa::path(put, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
+    params(("record_id" = String, Path)), request_body = RecordUpdate,
+    responses((status = 200, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
+        (status = 404, body = crate::http::docs::ErrorDetail), (status = 409, body = crate::http::docs::ErrorDetail),
+        (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+pub async fn update_record(
+    State(state): State<AppState>,
+    auth: Auth<AnyRole>,
+    Path(record_id): Path<String>,
+    ValidJson(body): ValidJson<RecordUpdate>,
+) -> Result<Json<RecordRead>> {
+    let uid = parse_record_id(&record_id)?;
+    let current = load_visible(&state, &auth, uid).await?;
+    let staff = auth.is_staff();
+
+    let mut qb = QueryBuilder::<Postgres>::new("UPDATE record r SET updated_at = r.updated_at");
+    if let Some(Some(title)) = &body.title {
+        qb.push(", title = ").push_bind(title.clone());
+    }
+    if let Some(description) = &body.description {
+        qb.push(", description = ").push_bind(description.clone());
+    }
+    if let Some(Some(media_type)) = body.media_type
+        && media_type.as_str() != current.media_type
+    {
+        if current.object_key.is_some() {
+            return Err(AppError::Conflict("The media type of a record with a stored file cannot change".into()));
+        }
+        qb.push(", media_type = ").push_bind(media_type.as_str()).push("::mediatype");
+    }
+    match location_change(&body.location, &body.latitude, &body.longitude) {
+        LocationChange::Set(p) => {
+            qb.push(", location = ST_SetSRID(ST_MakePoint(")
+                .push_bind(p.longitude)
+                .push("::float8, ")
+                .push_bind(p.latitude)
+                .push("::float8), 4326)");
+        }
+        LocationChange::Clear => {
+            qb.push(", location = NULL");
+        }
+        LocationChange::Keep => {}
+    }
+    if let Some(language) = &body.language {
+        qb.push(", language = ").push_bind(language.clone());
+    }
+    if let Some(rights) = &body.release_rights {
+        qb.push(", release_rights = ").push_bind(rights.clone());
+    }
+    if let Some(metadata) = &body.metadata {
+        qb.push(", metadata = ").push_bind(metadata.clone());
+    }
+    if staff {
+        let status = body.status.clone().flatten();
+        if let Some(status) = &status {
+            qb.push(", status = ").push_bind(status.clone());
+        }
+        match body.reviewed.flatten() {
+            Some(true) => {
+                let decision = status.as_deref().filter(|s| matches!(*s, "approved" | "rejected")).map(str::to_owned);
+                qb.push(", reviewed = true, reviewed_by = ")
+                    .push_bind(auth.id)
+                    .push(", reviewed_at = now(), review_status = COALESCE(")
+                    .push_bind(decision)
+                    .push(", r.review_status)");
+            }
+            Some(false) => {
+                qb.push(", reviewed = false, reviewed_by = NULL, reviewed_at = NULL, review_status = NULL, review_note = NULL");
+            }
+            None => {}
+        }
+    }
+    qb.push(" WHERE r.uid = ").push_bind(uid).push(format!(" RETURNING {RECORD_COLUMNS}"));
+    let row: Option<RecordRow> = qb.build_query_as().fetch_optional(&state.db).await?;
+    if body.reviewed.flatten() == Some(true) && staff {
+        sqlx::query("DELETE FROM review_claim WHERE record_uid = $1").bind(uid).execute(&state.db).await?;
+    }
+    Ok(Json(row.ok_or_else(record_not_found)?.into_read(&state.config)))
+}
+
+/// Deletes a record (its owner or an admin) and its stored object.
+#[utoipa::path(delete, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
+    params(("record_id" = String, Path)),
+    responses((status = 200, body = crate::http::categories::MessageResponse),
+        (status = 400, body = crate::http::docs::ErrorDetail), (status = 403, body = crate::http::docs::ErrorDetail),
+        (status = 404, body = crate::http::docs::ErrorDetail)))]
+pub async fn delete_record(
+    State(state): State<AppState>,
+    auth: Auth<AnyRole>,
+    Path(record_id): Path<String>,
+) -> Result<Json<crate::http::categories::MessageResponse>> {
+    let uid = parse_record_id(&record_id)?;
+    let row = load_visible(&state, &auth, uid).await?;
+    if !auth.is_admin() && row.user_id != auth.id {
+        return Err(AppError::Forbidden("Only the record's owner or an admin can delete it".into()));
+    }
+    let deleted: Option<Option<String>> =
+        sqlx::query_scalar("DELETE FROM record WHERE uid = $1 RETURNING object_key").bind(uid).fetch_optional(&state.db).await?;
+    let Some(key) = deleted else { return Err(record_not_found()) };
+    // The row goes first: a failed object delete leaves an orphan for `storage` cleanup, never a
+    // record pointing at nothing.
+    if let Some(key) = key {
+        state.storage.delete_quietly(&key).await;
+    }
+    Ok(Json(crate::http::categories::MessageResponse { message: "Record deleted successfully".into() }))
+}
+
+/// A 422 on one body field (used by form parsing).
+pub fn body_error(kind: &str, field: &str, msg: &str) -> AppError {
+    AppError::field(FieldError::new(kind, &["body", field], msg))
+}
+
+/// Reads a record again after a write.
+pub async fn reload(state: &AppState, uid: Uuid) -> Result<RecordRow> {
+    fetch_record(&state.db, uid).await?.ok_or_else(record_not_found)
+}

@@ -1,0 +1,318 @@
+//! Spatial search in metres on `geography` (GiST-indexed): `nearby`, `bbox` (boundary points
+//! included) and `distance`, each with category and media filters, ordered and paginated.
+//! `Accept: application/geo+json` answers a GeoJSON FeatureCollection instead of the list.
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::{RECORD_COLUMNS, RecordRead, RecordRow, crud::push_visibility};
+use crate::{
+    auth::{Auth, roles::AnyRole},
+    domain::MediaType,
+    error::{AppError, Result},
+    http::{ValidQuery, Validate, Validator},
+    state::AppState,
+};
+
+/// Radius of `nearby` when the client gives none, in metres.
+pub const DEFAULT_NEARBY_RADIUS_M: f64 = 10_000.0;
+
+/// Query of `GET /records/search/nearby`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NearbyQuery {
+    /// Centre latitude, −90..90.
+    pub latitude: f64,
+    /// Centre longitude, −180..180.
+    pub longitude: f64,
+    /// Radius in metres, >0 and ≤50000 (default 10000).
+    pub distance_meters: Option<f64>,
+    /// Alias of `distance_meters` (the official app sends it).
+    pub radius: Option<f64>,
+    /// Only this category.
+    pub category_id: Option<Uuid>,
+    /// Only this media type.
+    pub media_type: Option<MediaType>,
+    /// Records to skip.
+    #[serde(default)]
+    pub skip: i64,
+    /// Page size, 1..1000.
+    #[serde(default = "limit_100")]
+    pub limit: i64,
+}
+
+fn limit_100() -> i64 {
+    100
+}
+
+fn limit_50() -> i64 {
+    50
+}
+
+fn check_centre(v: &mut Validator, latitude: f64, longitude: f64) {
+    v.range_f64("latitude", latitude, -90.0, 90.0);
+    v.range_f64("longitude", longitude, -180.0, 180.0);
+}
+
+fn check_positive(v: &mut Validator, field: &str, value: f64, max: f64) {
+    if value.is_finite() && value <= 0.0 {
+        v.error("greater_than", field, "Input should be greater than 0", Some(value.into()), Some(json!({ "gt": 0 })));
+    } else {
+        v.range_f64(field, value, 0.0, max);
+    }
+}
+
+impl Validate for NearbyQuery {
+    fn validate(&self, v: &mut Validator) {
+        check_centre(v, self.latitude, self.longitude);
+        if let Some(d) = self.distance_meters {
+            check_positive(v, "distance_meters", d, 50_000.0);
+        } else if let Some(r) = self.radius {
+            check_positive(v, "radius", r, 50_000.0);
+        }
+        v.range_i64("skip", self.skip, 0, i64::MAX);
+        v.range_i64("limit", self.limit, 1, 1000);
+    }
+}
+
+/// Query of `GET /records/search/bbox`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BboxQuery {
+    /// South edge, −90..90.
+    pub min_lat: f64,
+    /// North edge, −90..90.
+    pub max_lat: f64,
+    /// West edge, −180..180.
+    pub min_lng: f64,
+    /// East edge, −180..180.
+    pub max_lng: f64,
+    /// Only this category.
+    pub category_id: Option<Uuid>,
+    /// Only this media type.
+    pub media_type: Option<MediaType>,
+    /// Records to skip.
+    #[serde(default)]
+    pub skip: i64,
+    /// Page size, 1..1000.
+    #[serde(default = "limit_100")]
+    pub limit: i64,
+}
+
+impl Validate for BboxQuery {
+    fn validate(&self, v: &mut Validator) {
+        v.range_f64("min_lat", self.min_lat, -90.0, 90.0);
+        v.range_f64("max_lat", self.max_lat, -90.0, 90.0);
+        v.range_f64("min_lng", self.min_lng, -180.0, 180.0);
+        v.range_f64("max_lng", self.max_lng, -180.0, 180.0);
+        v.range_i64("skip", self.skip, 0, i64::MAX);
+        v.range_i64("limit", self.limit, 1, 1000);
+    }
+}
+
+/// Query of `GET /records/search/distance`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DistanceQuery {
+    /// Centre latitude.
+    pub latitude: f64,
+    /// Centre longitude.
+    pub longitude: f64,
+    /// Only records within this many metres (>0, ≤100000); all located records when absent.
+    pub max_distance_meters: Option<f64>,
+    /// Only this category.
+    pub category_id: Option<Uuid>,
+    /// Only this media type.
+    pub media_type: Option<MediaType>,
+    /// Records to skip.
+    #[serde(default)]
+    pub skip: i64,
+    /// Page size, 1..500 (default 50).
+    #[serde(default = "limit_50")]
+    pub limit: i64,
+}
+
+impl Validate for DistanceQuery {
+    fn validate(&self, v: &mut Validator) {
+        check_centre(v, self.latitude, self.longitude);
+        if let Some(d) = self.max_distance_meters {
+            check_positive(v, "max_distance_meters", d, 100_000.0);
+        }
+        v.range_i64("skip", self.skip, 0, i64::MAX);
+        v.range_i64("limit", self.limit, 1, 500);
+    }
+}
+
+/// One result of the distance search.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DistanceResult {
+    /// The record.
+    pub record: RecordRead,
+    /// Distance from the centre in metres (on the WGS84 spheroid).
+    pub distance_meters: f64,
+    /// The same in kilometres, rounded to 2 decimals.
+    pub distance_km: f64,
+}
+
+#[derive(sqlx::FromRow)]
+struct DistanceRow {
+    #[sqlx(flatten)]
+    record: RecordRow,
+    distance_meters: f64,
+}
+
+fn wants_geojson(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/geo+json"))
+}
+
+fn feature(record: &RecordRead, distance: Option<f64>) -> Value {
+    let geometry = record.location.map(|l| json!({ "type": "Point", "coordinates": [l.longitude, l.latitude] }));
+    let mut properties = serde_json::to_value(record).unwrap_or(Value::Null);
+    if let (Some(d), Value::Object(map)) = (distance, &mut properties) {
+        map.insert("distance_meters".into(), d.into());
+        map.insert("distance_km".into(), round2(d / 1000.0).into());
+    }
+    json!({ "type": "Feature", "id": record.uid, "geometry": geometry, "properties": properties })
+}
+
+fn geojson(features: Vec<Value>) -> Response {
+    let mut response = Json(json!({ "type": "FeatureCollection", "features": features })).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"));
+    response
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, category_id: Option<Uuid>, media_type: Option<MediaType>) {
+    if let Some(id) = category_id {
+        qb.push(" AND r.category_id = ").push_bind(id);
+    }
+    if let Some(m) = media_type {
+        qb.push(" AND r.media_type = ").push_bind(m.as_str()).push("::mediatype");
+    }
+}
+
+/// The centre point as geography: `ST_MakePoint(lon, lat)` in SRID 4326.
+fn push_point(qb: &mut QueryBuilder<'_, Postgres>, latitude: f64, longitude: f64) {
+    qb.push("ST_SetSRID(ST_MakePoint(")
+        .push_bind(longitude)
+        .push("::float8, ")
+        .push_bind(latitude)
+        .push("::float8), 4326)::geography");
+}
+
+/// Records within a radius (metres) of a point, nearest first.
+#[utoipa::path(get, path = "/api/v1/records/search/nearby", tag = "records", security(("HTTPBearer" = [])),
+    params(NearbyQuery),
+    responses((status = 200, body = [RecordRead]), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+pub async fn nearby(
+    State(state): State<AppState>,
+    auth: Auth<AnyRole>,
+    headers: HeaderMap,
+    ValidQuery(q): ValidQuery<NearbyQuery>,
+) -> Result<Response> {
+    let radius = q.distance_meters.or(q.radius).unwrap_or(DEFAULT_NEARBY_RADIUS_M);
+    let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS}, ST_Distance(r.location::geography, "));
+    push_point(&mut qb, q.latitude, q.longitude);
+    qb.push(") AS distance_meters FROM record r WHERE r.location IS NOT NULL AND ST_DWithin(r.location::geography, ");
+    push_point(&mut qb, q.latitude, q.longitude);
+    qb.push(", ").push_bind(radius).push(")");
+    push_visibility(&mut qb, &auth);
+    push_filters(&mut qb, q.category_id, q.media_type);
+    qb.push(" ORDER BY distance_meters, r.created_at DESC, r.uid DESC LIMIT ").push_bind(q.limit);
+    qb.push(" OFFSET ").push_bind(q.skip);
+    let rows: Vec<DistanceRow> = qb.build_query_as().fetch_all(&state.db).await?;
+    let records = rows.into_iter().map(|r| (r.record.into_read(&state.config), r.distance_meters));
+    if wants_geojson(&headers) {
+        return Ok(geojson(records.map(|(r, d)| feature(&r, Some(d))).collect()));
+    }
+    Ok(Json(records.map(|(r, _)| r).collect::<Vec<_>>()).into_response())
+}
+
+/// Records inside a latitude/longitude box, boundary included, newest first.
+#[utoipa::path(get, path = "/api/v1/records/search/bbox", tag = "records", security(("HTTPBearer" = [])),
+    params(BboxQuery),
+    responses((status = 200, body = [RecordRead]), (status = 400, body = crate::http::docs::ErrorDetail),
+        (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+pub async fn bbox(
+    State(state): State<AppState>,
+    auth: Auth<AnyRole>,
+    headers: HeaderMap,
+    ValidQuery(q): ValidQuery<BboxQuery>,
+) -> Result<Response> {
+    if q.min_lat >= q.max_lat || q.min_lng >= q.max_lng {
+        return Err(AppError::BadRequest(
+            "Invalid bounding box: min coordinates must be less than max coordinates".into(),
+        ));
+    }
+    // A box of latitude/longitude lines is planar in degrees, so it is tested on geometry (GiST
+    // index `idx_record_location`); ST_Intersects keeps points on the boundary.
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {RECORD_COLUMNS} FROM record r WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope("
+    ));
+    qb.push_bind(q.min_lng)
+        .push("::float8, ")
+        .push_bind(q.min_lat)
+        .push("::float8, ")
+        .push_bind(q.max_lng)
+        .push("::float8, ")
+        .push_bind(q.max_lat)
+        .push("::float8, 4326))");
+    push_visibility(&mut qb, &auth);
+    push_filters(&mut qb, q.category_id, q.media_type);
+    qb.push(" ORDER BY r.created_at DESC, r.uid DESC LIMIT ").push_bind(q.limit);
+    qb.push(" OFFSET ").push_bind(q.skip);
+    let rows: Vec<RecordRow> = qb.build_query_as().fetch_all(&state.db).await?;
+    let records = rows.into_iter().map(|r| r.into_read(&state.config));
+    if wants_geojson(&headers) {
+        return Ok(geojson(records.map(|r| feature(&r, None)).collect()));
+    }
+    Ok(Json(records.collect::<Vec<_>>()).into_response())
+}
+
+/// Located records by distance from a point (metres), optionally within `max_distance_meters`.
+#[utoipa::path(get, path = "/api/v1/records/search/distance", tag = "records", security(("HTTPBearer" = [])),
+    params(DistanceQuery),
+    responses((status = 200, body = [DistanceResult]), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+pub async fn distance(
+    State(state): State<AppState>,
+    auth: Auth<AnyRole>,
+    headers: HeaderMap,
+    ValidQuery(q): ValidQuery<DistanceQuery>,
+) -> Result<Response> {
+    let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS}, ST_Distance(r.location::geography, "));
+    push_point(&mut qb, q.latitude, q.longitude);
+    qb.push(") AS distance_meters FROM record r WHERE r.location IS NOT NULL");
+    if let Some(max) = q.max_distance_meters {
+        qb.push(" AND ST_DWithin(r.location::geography, ");
+        push_point(&mut qb, q.latitude, q.longitude);
+        qb.push(", ").push_bind(max).push(")");
+    }
+    push_visibility(&mut qb, &auth);
+    push_filters(&mut qb, q.category_id, q.media_type);
+    // `<->` on the indexed geography expression lets PostgreSQL walk the GiST index in distance
+    // order; the exact spheroid distance breaks ties.
+    qb.push(" ORDER BY r.location::geography <-> ");
+    push_point(&mut qb, q.latitude, q.longitude);
+    qb.push(", distance_meters, r.created_at DESC, r.uid DESC LIMIT ").push_bind(q.limit);
+    qb.push(" OFFSET ").push_bind(q.skip);
+    let rows: Vec<DistanceRow> = qb.build_query_as().fetch_all(&state.db).await?;
+    let results = rows.into_iter().map(|r| {
+        let d = r.distance_meters;
+        DistanceResult { record: r.record.into_read(&state.config), distance_meters: d, distance_km: round2(d / 1000.0) }
+    });
+    if wants_geojson(&headers) {
+        return Ok(geojson(results.map(|r| feature(&r.record, Some(r.distance_meters))).collect()));
+    }
+    Ok(Json(results.collect::<Vec<_>>()).into_response())
+}

@@ -1,0 +1,158 @@
+//! Reading and writing record objects: keys, streamed puts from a spooled file, ranged gets,
+//! deletes, and the URL a record's file is reached at.
+
+use std::path::Path as FsPath;
+
+use anyhow::Context;
+use bytes::Bytes;
+use object_store::{
+    Attribute, Attributes, GetOptions, GetRange, GetResult, ObjectStore, PutMultipartOptions, PutOptions, PutPayload,
+    WriteMultipart, path::Path,
+};
+use tokio::io::AsyncReadExt;
+use uuid::Uuid;
+
+use super::Storage;
+use crate::{
+    config::{Config, StorageBackend},
+    domain::MediaType,
+};
+
+/// Part size of multipart puts: above S3's 5 MiB minimum, small enough to keep memory flat.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Parts uploaded concurrently by one put.
+const PUT_CONCURRENCY: usize = 2;
+
+/// The key of a record's object: `<media_type>/<record uid><ext>` (ext with its dot, may be empty).
+pub fn record_key(media_type: MediaType, uid: Uuid, ext: &str) -> String {
+    format!("{}/{uid}{ext}", media_type.as_str())
+}
+
+/// The key of one chunk of a resumable upload.
+pub fn chunk_key(upload_uuid: Uuid, index: i32) -> String {
+    format!("{}{index}", chunk_prefix(upload_uuid))
+}
+
+/// The key prefix of every chunk of a resumable upload.
+pub fn chunk_prefix(upload_uuid: Uuid) -> String {
+    format!("uploads/{upload_uuid}/")
+}
+
+/// The URL a record's file is reached at: the public object URL when `STORAGE_PUBLIC_BASE_URL`
+/// is set, otherwise this API's streaming endpoint (absolute when `PUBLIC_API_BASE_URL` is set).
+pub fn file_url(config: &Config, key: &str, uid: Uuid) -> String {
+    match config.storage_public_base_url.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(base) => format!("{}/{key}", base.trim_end_matches('/')),
+        None => {
+            let base = config.public_api_base_url.as_deref().unwrap_or("").trim().trim_end_matches('/');
+            format!("{base}/api/v1/records/{uid}/file")
+        }
+    }
+}
+
+impl Storage {
+    fn attributes(&self, content_type: Option<&str>) -> Attributes {
+        let mut attributes = Attributes::new();
+        // The local backend stores no attributes (and refuses them).
+        if self.backend == StorageBackend::S3
+            && let Some(ct) = content_type
+        {
+            attributes.insert(Attribute::ContentType, ct.to_owned().into());
+        }
+        attributes
+    }
+
+    /// Stores small in-memory bytes under `key`.
+    pub async fn put_bytes(&self, key: &str, bytes: Bytes, content_type: Option<&str>) -> anyhow::Result<()> {
+        let opts = PutOptions { attributes: self.attributes(content_type), ..Default::default() };
+        self.store.put_opts(&Path::from(key), PutPayload::from(bytes), opts).await.with_context(|| format!("storing {key}"))?;
+        Ok(())
+    }
+
+    /// Streams the file at `path` to `key`: one put when small, a multipart put otherwise, so
+    /// memory use stays bounded whatever the size. A failed multipart put is aborted.
+    pub async fn put_file(&self, key: &str, path: &FsPath, content_type: Option<&str>) -> anyhow::Result<()> {
+        let mut file = tokio::fs::File::open(path).await.context("opening the spooled upload")?;
+        let size = file.metadata().await?.len();
+        if size <= PART_SIZE as u64 {
+            let mut buf = Vec::with_capacity(size as usize);
+            file.read_to_end(&mut buf).await?;
+            return self.put_bytes(key, Bytes::from(buf), content_type).await;
+        }
+        let opts = PutMultipartOptions { attributes: self.attributes(content_type), ..Default::default() };
+        let upload = self.store.put_multipart_opts(&Path::from(key), opts).await.with_context(|| format!("starting the upload of {key}"))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut buf = vec![0u8; 1024 * 1024];
+        loop {
+            let n = match file.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(e).context("reading the spooled upload");
+                }
+            };
+            if let Err(e) = writer.wait_for_capacity(PUT_CONCURRENCY).await {
+                let _ = writer.abort().await;
+                return Err(e).with_context(|| format!("uploading {key}"));
+            }
+            writer.write(&buf[..n]);
+        }
+        writer.finish().await.with_context(|| format!("finishing the upload of {key}"))?;
+        Ok(())
+    }
+
+    /// Reads `key`, whole or a byte range.
+    pub async fn get(&self, key: &str, range: Option<GetRange>) -> object_store::Result<GetResult> {
+        self.store.get_opts(&Path::from(key), GetOptions { range, ..Default::default() }).await
+    }
+
+    /// The size of the object at `key`.
+    pub async fn size(&self, key: &str) -> object_store::Result<u64> {
+        Ok(self.store.head(&Path::from(key)).await?.size)
+    }
+
+    /// Deletes `key`; a missing object is not an error.
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        match self.store.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("deleting {key}")),
+        }
+    }
+
+    /// Deletes `key`, logging (not returning) a failure: used on paths that are already failing
+    /// or where the caller's work is done and a leftover is only an orphan for `storage` cleanup.
+    pub async fn delete_quietly(&self, key: &str) {
+        if let Err(e) = self.delete(key).await {
+            tracing::warn!(error = %format!("{e:#}"), key, "could not delete a stored object");
+        }
+    }
+
+    /// Deletes every object under `prefix`.
+    pub async fn delete_prefix(&self, prefix: &str) -> anyhow::Result<()> {
+        use futures::TryStreamExt;
+        let prefix = Path::from(prefix);
+        let objects: Vec<_> = self.store.list(Some(&prefix)).try_collect().await.context("listing objects")?;
+        for object in objects {
+            self.delete(object.location.as_ref()).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_urls() {
+        let uid = Uuid::nil();
+        assert_eq!(record_key(MediaType::Audio, uid, ".mp3"), format!("audio/{uid}.mp3"));
+        let mut config = Config::from_args(["--storage-backend", "local"]).unwrap();
+        assert_eq!(file_url(&config, "audio/x.mp3", uid), format!("/api/v1/records/{uid}/file"));
+        config.public_api_base_url = Some("https://api.example.org/".into());
+        assert_eq!(file_url(&config, "audio/x.mp3", uid), format!("https://api.example.org/api/v1/records/{uid}/file"));
+        config.storage_public_base_url = Some("https://cdn.example.org/bucket/".into());
+        assert_eq!(file_url(&config, "audio/x.mp3", uid), "https://cdn.example.org/bucket/audio/x.mp3");
+    }
+}
