@@ -4,3 +4,5 @@
 mod helpers;
 
 mod foundation;
+mod records_categories;
+mod records_crud;
