@@ -4,3 +4,6 @@
 mod helpers;
 
 mod foundation;
+mod cli_db;
+mod cli_users;
+mod takeover;
