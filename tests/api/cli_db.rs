@@ -71,10 +71,12 @@ async fn init_creates_the_database_applies_migrations_and_seeds_roles_idempotent
     assert_eq!(db.scalar("SELECT count(*) FROM role").await, 3);
     let names: String = {
         let mut conn = db.conn().await;
-        sqlx::query_scalar("SELECT string_agg(id || ':' || name::text || ':' || description, ',' ORDER BY id) FROM role")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
+        sqlx::query_scalar(
+            "SELECT string_agg(id || ':' || name::text || ':' || description, ',' ORDER BY id) FROM role",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
     };
     assert_eq!(
         names,
@@ -141,7 +143,10 @@ async fn status_fails_with_a_pending_migration_until_init_applies_it() {
         std::fs::copy(path, older.path().join(path.file_name().unwrap())).unwrap();
     }
     let mut admin = PgConnection::connect_with(&options_for("postgres")).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {}", corpus_te::db::quote_ident(&db.name))).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {}", corpus_te::db::quote_ident(&db.name)))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let mut conn = db.conn().await;
     sqlx::migrate::Migrator::new(older.path()).await.unwrap().run(&mut conn).await.unwrap();
     corpus_te::db::init::seed_roles(&mut conn).await.unwrap();
@@ -161,7 +166,10 @@ async fn status_fails_with_a_pending_migration_until_init_applies_it() {
 async fn migrate_applies_pending_migrations_on_an_existing_database() {
     let db = FreshDb::new();
     let mut admin = PgConnection::connect_with(&options_for("postgres")).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {}", corpus_te::db::quote_ident(&db.name))).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {}", corpus_te::db::quote_ident(&db.name)))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let out = db.run(&["db", "migrate"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(db.scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").await, migration_count());

@@ -31,7 +31,16 @@ impl Env {
 #[tokio::test]
 async fn create_admin_makes_an_active_admin_that_list_and_find_show() {
     let env = Env::new().await;
-    let out = env.run(&["users", "create-admin", "--phone", "90000 12345", "--name", "First Admin", "--password", "s3cret-pass"]);
+    let out = env.run(&[
+        "users",
+        "create-admin",
+        "--phone",
+        "90000 12345",
+        "--name",
+        "First Admin",
+        "--password",
+        "s3cret-pass",
+    ]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert_eq!(env.roles_of("+919000012345").await, vec!["admin", "user"]);
     let hash: String = sqlx::query_scalar(r#"SELECT hashed_password FROM "user" WHERE phone = '+919000012345'"#)

@@ -3,7 +3,8 @@
 
 mod helpers;
 
-mod foundation;
 mod cli_db;
 mod cli_users;
+mod foundation;
+mod serve;
 mod takeover;

@@ -80,10 +80,12 @@ async fn init_takes_over_the_originals_head_schema_keeping_every_row() {
     assert_eq!(record.get::<f64, _>("lat"), 17.385);
     assert_eq!(record.get::<String, _>("reviewed_at"), "2025-07-02 04:30:00");
     assert_eq!(record.get::<String, _>("reviewed_by"), "33333333-3333-4333-8333-333333333333");
-    let poison = sqlx::query("SELECT title, ST_X(location) AS lon FROM record WHERE uid = 'dddddddd-dddd-4ddd-8ddd-dddddddddddd'")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let poison = sqlx::query(
+        "SELECT title, ST_X(location) AS lon FROM record WHERE uid = 'dddddddd-dddd-4ddd-8ddd-dddddddddddd'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
     assert_eq!(poison.get::<String, _>("title"), "");
     assert_eq!(poison.get::<f64, _>("lon"), 200.0);
 
@@ -111,7 +113,8 @@ async fn init_takes_over_the_originals_head_schema_keeping_every_row() {
         let expected = if column.ends_with("file_size") { "bigint" } else { "timestamp with time zone" };
         assert_eq!(data_type, expected, "{column}");
     }
-    let revision: String = sqlx::query_scalar("SELECT version_num FROM legacy_alembic_version").fetch_one(pool).await.unwrap();
+    let revision: String =
+        sqlx::query_scalar("SELECT version_num FROM legacy_alembic_version").fetch_one(pool).await.unwrap();
     assert_eq!(revision, "118966d219d7");
     assert_eq!(run(&db.url, dir.path(), &["db", "status"]).code, 0);
     let again = run(&db.url, dir.path(), &["db", "init"]);
@@ -143,11 +146,15 @@ async fn init_takes_over_an_early_revision_moving_old_columns_into_new_ones() {
     assert_eq!(rows[1].get::<String, _>("title"), "Untitled record");
     assert_eq!(rows[1].get::<String, _>("media"), "text");
     assert!(rows[1].get::<Option<f64>, _>("lon").is_none());
-    let user = sqlx::query(r#"SELECT phone, hashed_password, has_given_consent FROM "user""#).fetch_one(&db.pool).await.unwrap();
+    let user = sqlx::query(r#"SELECT phone, hashed_password, has_given_consent FROM "user""#)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     assert_eq!(user.get::<String, _>("phone"), "9000000003");
     assert!(user.get::<String, _>("hashed_password").starts_with("$2b$12$"));
     assert!(!user.get::<bool, _>("has_given_consent"));
-    let otp_table: bool = sqlx::query_scalar("SELECT to_regclass('public.otp') IS NOT NULL").fetch_one(&db.pool).await.unwrap();
+    let otp_table: bool =
+        sqlx::query_scalar("SELECT to_regclass('public.otp') IS NOT NULL").fetch_one(&db.pool).await.unwrap();
     assert!(otp_table);
     assert_eq!(run(&db.url, dir.path(), &["db", "status"]).code, 0);
 }
@@ -159,7 +166,9 @@ async fn init_refuses_an_unknown_alembic_revision_and_changes_nothing() {
     let out = run(&db.url, dir.path(), &["db", "init"]);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("unknown revision `ffffffffffff`"), "{}", out.all());
-    let ours: bool =
-        sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL").fetch_one(&db.pool).await.unwrap();
+    let ours: bool = sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations') IS NOT NULL")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     assert!(!ours, "no migration may run on an unknown database");
 }
