@@ -6,5 +6,6 @@ mod helpers;
 mod cli_db;
 mod cli_users;
 mod foundation;
+mod schema;
 mod serve;
 mod takeover;
