@@ -36,7 +36,7 @@ pub fn duration_seconds(path: &Path, sniffed: &Sniffed) -> Option<i32> {
     if !(seconds.is_finite() && seconds >= 0.0) {
         return None;
     }
-    // `as` saturates, and an hour count beyond i32 is nonsense anyway.
+    // More seconds than an i32 holds (68 years) is a corrupt header, not a recording.
     let whole = seconds.trunc();
     (whole <= f64::from(i32::MAX)).then_some(whole as i32)
 }
