@@ -10,6 +10,8 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+/// Facts about uploaded files from their bytes: real type, allowed-ness, duration, SHA-256.
+pub mod media;
 pub mod router;
 pub mod state;
 pub mod storage;

@@ -3,6 +3,11 @@
 
 mod helpers;
 
+mod cli_db;
+mod cli_users;
 mod foundation;
 mod records_categories;
 mod records_crud;
+mod schema;
+mod serve;
+mod takeover;
