@@ -188,6 +188,13 @@ pub struct Config {
     /// Sends allowed per client IP per hour.
     #[arg(long, env = "OTP_IP_LIMIT_PER_HOUR", default_value_t = 30)]
     pub otp_ip_limit_per_hour: u32,
+
+    /// Minutes after its last chunk that an unfinished resumable upload is deleted.
+    #[arg(long, env = "UPLOAD_SESSION_TTL_MINUTES", default_value_t = 1440)]
+    pub upload_session_ttl_minutes: i64,
+    /// Seconds between two sweeps for abandoned uploads (0 disables the sweep in `serve`).
+    #[arg(long, env = "UPLOAD_CLEANUP_INTERVAL_SECONDS", default_value_t = 900)]
+    pub upload_cleanup_interval_seconds: u64,
 }
 
 impl Config {
