@@ -85,7 +85,9 @@ pub struct CategoryUpdate {
 }
 
 /// Tells an absent key (`None`) from an explicit `null` (`Some(None)`).
-pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> std::result::Result<Option<Option<T>>, D::Error> {
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 

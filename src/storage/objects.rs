@@ -65,7 +65,10 @@ impl Storage {
     /// Stores small in-memory bytes under `key`.
     pub async fn put_bytes(&self, key: &str, bytes: Bytes, content_type: Option<&str>) -> anyhow::Result<()> {
         let opts = PutOptions { attributes: self.attributes(content_type), ..Default::default() };
-        self.store.put_opts(&Path::from(key), PutPayload::from(bytes), opts).await.with_context(|| format!("storing {key}"))?;
+        self.store
+            .put_opts(&Path::from(key), PutPayload::from(bytes), opts)
+            .await
+            .with_context(|| format!("storing {key}"))?;
         Ok(())
     }
 
@@ -80,7 +83,11 @@ impl Storage {
             return self.put_bytes(key, Bytes::from(buf), content_type).await;
         }
         let opts = PutMultipartOptions { attributes: self.attributes(content_type), ..Default::default() };
-        let upload = self.store.put_multipart_opts(&Path::from(key), opts).await.with_context(|| format!("starting the upload of {key}"))?;
+        let upload = self
+            .store
+            .put_multipart_opts(&Path::from(key), opts)
+            .await
+            .with_context(|| format!("starting the upload of {key}"))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         let mut buf = vec![0u8; 1024 * 1024];
         loop {

@@ -8,6 +8,7 @@ mod cli_users;
 mod foundation;
 mod records_categories;
 mod records_crud;
+mod records_upload;
 mod schema;
 mod serve;
 mod takeover;

@@ -136,9 +136,8 @@ pub async fn list_records(
         qb.push(" OFFSET ").push_bind(q.skip);
     }
     let rows: Vec<RecordRow> = qb.build_query_as().fetch_all(&state.db).await?;
-    let next = (rows.len() as i64 == q.limit)
-        .then(|| rows.last().map(|r| encode_cursor(r.created_at, r.uid)))
-        .flatten();
+    let next =
+        (rows.len() as i64 == q.limit).then(|| rows.last().map(|r| encode_cursor(r.created_at, r.uid))).flatten();
     let body: Vec<RecordRead> = rows.into_iter().map(|r| r.into_read(&state.config)).collect();
     let mut response = Json(body).into_response();
     if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
@@ -523,7 +522,8 @@ pub struct RecordUpdate {
 
 impl Validate for RecordUpdate {
     fn validate(&self, v: &mut Validator) {
-        let null = |v: &mut Validator, field: &str| v.error("missing", field, "Field cannot be null", Some(Value::Null), None);
+        let null =
+            |v: &mut Validator, field: &str| v.error("missing", field, "Field cannot be null", Some(Value::Null), None);
         match &self.title {
             Some(Some(t)) => check_title(v, t),
             Some(None) => null(v, "title"),
@@ -544,7 +544,11 @@ impl Validate for RecordUpdate {
             null(v, "reviewed");
         }
         check_location(v, &self.location, &self.latitude, &self.longitude);
-        check_extra_fields(v, self.language.clone().flatten().as_deref(), self.release_rights.clone().flatten().as_deref());
+        check_extra_fields(
+            v,
+            self.language.clone().flatten().as_deref(),
+            self.release_rights.clone().flatten().as_deref(),
+        );
     }
 }
 
@@ -646,8 +650,10 @@ pub async fn delete_record(
     if !auth.is_admin() && row.user_id != auth.id {
         return Err(AppError::Forbidden("Only the record's owner or an admin can delete it".into()));
     }
-    let deleted: Option<Option<String>> =
-        sqlx::query_scalar("DELETE FROM record WHERE uid = $1 RETURNING object_key").bind(uid).fetch_optional(&state.db).await?;
+    let deleted: Option<Option<String>> = sqlx::query_scalar("DELETE FROM record WHERE uid = $1 RETURNING object_key")
+        .bind(uid)
+        .fetch_optional(&state.db)
+        .await?;
     let Some(key) = deleted else { return Err(record_not_found()) };
     // The row goes first: a failed object delete leaves an orphan for `storage` cleanup, never a
     // record pointing at nothing.

@@ -63,7 +63,8 @@ pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
 
 /// `inline; filename="..."; filename*=UTF-8''...` with the original name (Telugu names included).
 fn content_disposition(name: &str) -> Option<HeaderValue> {
-    let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' }).collect();
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' }).collect();
     let encoded: String = name
         .bytes()
         .map(|b| match b {

@@ -309,7 +309,11 @@ pub async fn distance(
     let rows: Vec<DistanceRow> = qb.build_query_as().fetch_all(&state.db).await?;
     let results = rows.into_iter().map(|r| {
         let d = r.distance_meters;
-        DistanceResult { record: r.record.into_read(&state.config), distance_meters: d, distance_km: round2(d / 1000.0) }
+        DistanceResult {
+            record: r.record.into_read(&state.config),
+            distance_meters: d,
+            distance_km: round2(d / 1000.0),
+        }
     });
     if wants_geojson(&headers) {
         return Ok(geojson(results.map(|r| feature(&r.record, Some(r.distance_meters))).collect()));

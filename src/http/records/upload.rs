@@ -70,9 +70,17 @@ fn too_large(max: u64) -> AppError {
 
 impl Spooler {
     fn new(max: u64) -> Result<Self> {
-        let file = tempfile::NamedTempFile::new().map_err(|e| AppError::Internal(anyhow::Error::new(e).context("creating a temporary file")))?;
+        let file = tempfile::NamedTempFile::new()
+            .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("creating a temporary file")))?;
         let out = file.reopen().map_err(|e| AppError::Internal(e.into()))?;
-        Ok(Self { file, out: tokio::fs::File::from_std(out), size: 0, max, digest: ContentDigest::new(), prefix: Vec::new() })
+        Ok(Self {
+            file,
+            out: tokio::fs::File::from_std(out),
+            size: 0,
+            max,
+            digest: ContentDigest::new(),
+            prefix: Vec::new(),
+        })
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<()> {
@@ -85,7 +93,10 @@ impl Spooler {
             let take = (SNIFF_LEN - self.prefix.len()).min(bytes.len());
             self.prefix.extend_from_slice(&bytes[..take]);
         }
-        self.out.write_all(bytes).await.map_err(|e| AppError::Internal(anyhow::Error::new(e).context("spooling an upload")))
+        self.out
+            .write_all(bytes)
+            .await
+            .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("spooling an upload")))
     }
 
     async fn finish(mut self) -> Result<Spooled> {
@@ -100,9 +111,11 @@ fn body_parse_error() -> AppError {
 
 async fn spool_field(field: &mut Field<'_>, max: u64) -> Result<Spooled> {
     let mut spooler = Spooler::new(max)?;
-    while let Some(chunk) = field.chunk().await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large(max) } else { body_parse_error() }
-    })? {
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large(max) } else { body_parse_error() })?
+    {
         spooler.write(&chunk).await?;
     }
     spooler.finish().await
@@ -155,7 +168,8 @@ async fn multipart(request: Request, state: &AppState) -> Result<Multipart> {
 
 /// Refuses a body whose declared length is over the limit before reading any of it.
 fn check_declared_length(request: &Request, max: u64) -> Result<()> {
-    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     match declared {
         Some(len) if len > max.saturating_add(FORM_OVERHEAD) => Err(too_large(max)),
         _ => Ok(()),
@@ -212,15 +226,27 @@ impl Validate for UploadForm {
         }
         v.opt_str_len("description", self.description.as_deref(), 0, 1000);
         match (self.latitude, self.longitude) {
-            (Some(latitude), Some(longitude)) => check_point(v, "latitude", "longitude", &Location { latitude, longitude }),
-            (Some(_), None) => v.error("missing", "longitude", "longitude is required when latitude is given", None, None),
-            (None, Some(_)) => v.error("missing", "latitude", "latitude is required when longitude is given", None, None),
+            (Some(latitude), Some(longitude)) => {
+                check_point(v, "latitude", "longitude", &Location { latitude, longitude })
+            }
+            (Some(_), None) => {
+                v.error("missing", "longitude", "longitude is required when latitude is given", None, None)
+            }
+            (None, Some(_)) => {
+                v.error("missing", "latitude", "latitude is required when longitude is given", None, None)
+            }
             (None, None) => {}
         }
         if let Some(raw) = &self.use_uid_filename
             && parse_bool(raw).is_none()
         {
-            v.error("bool_parsing", "use_uid_filename", "Input should be a valid boolean", Some(raw.as_str().into()), None);
+            v.error(
+                "bool_parsing",
+                "use_uid_filename",
+                "Input should be a valid boolean",
+                Some(raw.as_str().into()),
+                None,
+            );
         }
         check_extra_fields(v, self.language.as_deref(), self.release_rights.as_deref());
         if let Some(raw) = &self.metadata
@@ -256,7 +282,12 @@ async fn resolve_fields(state: &AppState, user: &CurrentUser, form: UploadForm) 
 
 /// Checks, measures and stores a spooled file, then writes its record. On any failure nothing
 /// is left behind: the object is stored before the row and removed again if the row fails.
-async fn store_upload(state: &AppState, fields: &UploadFields, spooled: Spooled, client_name: Option<String>) -> Result<RecordRow> {
+async fn store_upload(
+    state: &AppState,
+    fields: &UploadFields,
+    spooled: Spooled,
+    client_name: Option<String>,
+) -> Result<RecordRow> {
     if spooled.size == 0 {
         return Err(AppError::BadRequest("Empty file: the upload has no content".into()));
     }
@@ -332,11 +363,14 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<RecordRead>)> {
     let max = state.config.max_file_size;
     check_declared_length(&request, max)?;
-    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let content_type =
+        request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let mut pairs = Vec::new();
     let mut file: Option<(Spooled, Option<String>)> = None;
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        let body = axum::body::to_bytes(request.into_body(), MAX_TEXT_FIELD * 8).await.map_err(|_| AppError::PayloadTooLarge("Form too large".into()))?;
+        let body = axum::body::to_bytes(request.into_body(), MAX_TEXT_FIELD * 8)
+            .await
+            .map_err(|_| AppError::PayloadTooLarge("Form too large".into()))?;
         pairs = form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     } else {
         let mut mp = multipart(request, &state).await?;
@@ -392,7 +426,8 @@ async fn load_session(state: &AppState, user: &CurrentUser, upload_uuid: Uuid) -
 }
 
 async fn finalise(state: &AppState, user: &CurrentUser, fields: &UploadFields, upload_uuid: Uuid) -> Result<RecordRow> {
-    let session = load_session(state, user, upload_uuid).await?.ok_or_else(|| AppError::NotFound("Upload not found".into()))?;
+    let session =
+        load_session(state, user, upload_uuid).await?.ok_or_else(|| AppError::NotFound("Upload not found".into()))?;
     // A re-sent finalise (the answer was lost on a dropped connection) gets the same record.
     if let Some(uid) = session.record_uid {
         return reload(state, uid).await;
@@ -441,11 +476,17 @@ async fn finalise(state: &AppState, user: &CurrentUser, fields: &UploadFields, u
     result
 }
 
-async fn assemble_and_store(state: &AppState, fields: &UploadFields, upload_uuid: Uuid, session: &SessionRow) -> Result<RecordRow> {
-    let received: Vec<i32> = sqlx::query_scalar("SELECT chunk_index FROM upload_chunk WHERE upload_uuid = $1 ORDER BY chunk_index")
-        .bind(upload_uuid)
-        .fetch_all(&state.db)
-        .await?;
+async fn assemble_and_store(
+    state: &AppState,
+    fields: &UploadFields,
+    upload_uuid: Uuid,
+    session: &SessionRow,
+) -> Result<RecordRow> {
+    let received: Vec<i32> =
+        sqlx::query_scalar("SELECT chunk_index FROM upload_chunk WHERE upload_uuid = $1 ORDER BY chunk_index")
+            .bind(upload_uuid)
+            .fetch_all(&state.db)
+            .await?;
     let missing: Vec<i32> = (0..session.total_chunks).filter(|i| received.binary_search(i).is_err()).collect();
     if !missing.is_empty() {
         let shown: Vec<String> = missing.iter().take(50).map(i32::to_string).collect();
@@ -551,7 +592,9 @@ pub async fn upload_chunk(
     .bind(total)
     .execute(&state.db)
     .await?;
-    let session = load_session(&state, &auth, form.upload_uuid).await?.ok_or_else(|| AppError::NotFound("Upload not found".into()))?;
+    let session = load_session(&state, &auth, form.upload_uuid)
+        .await?
+        .ok_or_else(|| AppError::NotFound("Upload not found".into()))?;
     if session.record_uid.is_some() {
         return Err(AppError::Conflict("This upload is already complete".into()));
     }
@@ -642,10 +685,11 @@ pub async fn upload_status(
     let not_found = || AppError::NotFound("Upload not found".into());
     let upload_uuid = Uuid::parse_str(upload_uuid.trim()).map_err(|_| not_found())?;
     let session = load_session(&state, &auth, upload_uuid).await?.ok_or_else(not_found)?;
-    let chunks: Vec<(i32, i64)> = sqlx::query_as("SELECT chunk_index, size FROM upload_chunk WHERE upload_uuid = $1 ORDER BY chunk_index")
-        .bind(upload_uuid)
-        .fetch_all(&state.db)
-        .await?;
+    let chunks: Vec<(i32, i64)> =
+        sqlx::query_as("SELECT chunk_index, size FROM upload_chunk WHERE upload_uuid = $1 ORDER BY chunk_index")
+            .bind(upload_uuid)
+            .fetch_all(&state.db)
+            .await?;
     let received: Vec<i32> = chunks.iter().map(|c| c.0).collect();
     let missing: Vec<i32> = if session.record_uid.is_some() {
         Vec::new()
@@ -681,7 +725,11 @@ pub async fn cleanup_abandoned_uploads(state: &AppState, older_than: Duration) -
     for id in ids {
         // Objects first: a row without objects is harmless, objects without a row are orphans.
         state.storage.delete_prefix(&chunk_prefix(id)).await?;
-        removed += sqlx::query("DELETE FROM upload_session WHERE upload_uuid = $1").bind(id).execute(&state.db).await?.rows_affected();
+        removed += sqlx::query("DELETE FROM upload_session WHERE upload_uuid = $1")
+            .bind(id)
+            .execute(&state.db)
+            .await?
+            .rows_affected();
     }
     Ok(removed)
 }
