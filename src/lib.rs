@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod ratelimit;
 pub mod router;
 pub mod state;
 pub mod storage;

@@ -6,6 +6,7 @@
 pub mod init;
 pub mod seed;
 pub mod status;
+pub mod accounts;
 pub mod users;
 
 use std::time::Duration;
