@@ -188,6 +188,13 @@ pub struct Config {
     /// Sends allowed per client IP per hour.
     #[arg(long, env = "OTP_IP_LIMIT_PER_HOUR", default_value_t = 30)]
     pub otp_ip_limit_per_hour: u32,
+    /// Prefix of every Redis key this service writes (lets several deployments share one Redis).
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "corpus-te:")]
+    pub redis_key_prefix: String,
+    /// Comma-separated IPs of reverse proxies whose `X-Forwarded-For` is trusted for the client
+    /// address (per-IP limits); empty means the peer address is the client.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
 }
 
 impl Config {
@@ -304,6 +311,11 @@ impl Config {
         } else {
             None
         })
+    }
+
+    /// The reverse proxies whose `X-Forwarded-For` is trusted.
+    pub fn trusted_proxies(&self) -> Vec<std::net::IpAddr> {
+        self.trusted_proxies.split(',').filter_map(|s| s.trim().parse().ok()).collect()
     }
 
     /// The log format in effect.

@@ -42,9 +42,7 @@ impl RateLimiter {
     /// service starts even while Redis is still coming up.
     pub fn redis(url: &str, prefix: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
-        Ok(Self {
-            backend: Arc::new(Backend::Redis { client, prefix: prefix.to_owned(), manager: OnceCell::new() }),
-        })
+        Ok(Self { backend: Arc::new(Backend::Redis { client, prefix: prefix.to_owned(), manager: OnceCell::new() }) })
     }
 
     /// Records one hit on `key`; returns `false` when that hit is over `limit` in the current

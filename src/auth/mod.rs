@@ -9,5 +9,5 @@ pub mod roles;
 pub mod sms;
 pub mod token;
 
-pub use extract::{Auth, CurrentUser};
+pub use extract::{Auth, CurrentUser, OptionalUser};
 pub use roles::RoleSet;

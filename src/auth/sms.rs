@@ -177,11 +177,7 @@ pub fn mask_phone(phone: &str) -> String {
         return "*".repeat(chars.len());
     }
     let head = if phone.starts_with('+') { 3 } else { 2 };
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| if i < head || i >= chars.len() - 2 { *c } else { '*' })
-        .collect()
+    chars.iter().enumerate().map(|(i, c)| if i < head || i >= chars.len() - 2 { *c } else { '*' }).collect()
 }
 
 #[cfg(test)]

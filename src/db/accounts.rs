@@ -327,7 +327,8 @@ pub async fn role_by_name(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<O
 /// The first of `ids` (in the given order) that is not a role.
 #[instrument(skip_all)]
 pub async fn first_missing_role(db: impl PgExecutor<'_>, ids: &[i32]) -> sqlx::Result<Option<i32>> {
-    let existing: Vec<i32> = sqlx::query_scalar("SELECT id FROM role WHERE id = ANY($1)").bind(ids).fetch_all(db).await?;
+    let existing: Vec<i32> =
+        sqlx::query_scalar("SELECT id FROM role WHERE id = ANY($1)").bind(ids).fetch_all(db).await?;
     Ok(ids.iter().copied().find(|id| !existing.contains(id)))
 }
 

@@ -70,7 +70,9 @@ impl Modify for BearerSecurity {
 
 /// The whole OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    BaseDoc::openapi()
+    let mut doc = BaseDoc::openapi();
+    doc.merge(http::accounts::AccountsDoc::openapi());
+    doc
 }
 
 /// Routes of the documentation.

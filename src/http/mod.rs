@@ -1,5 +1,7 @@
 //! The HTTP layer: one module per resource, each with its own `router()` and OpenAPI paths.
 
+pub mod accounts;
+pub mod client_ip;
 pub mod docs;
 pub mod extract;
 pub mod health;
