@@ -182,7 +182,7 @@ pub struct Config {
     /// Submissions allowed per code.
     #[arg(long, env = "OTP_MAX_ATTEMPTS", default_value_t = 3)]
     pub otp_max_attempts: i32,
-    /// Minutes between two sends to one phone.
+    /// Minutes between two sends to one phone (0 turns this limit off).
     #[arg(long, env = "OTP_RATE_LIMIT_MINUTES", default_value_t = 1)]
     pub otp_rate_limit_minutes: i64,
     /// Sends allowed per client IP per hour.

@@ -3,4 +3,5 @@
 
 mod helpers;
 
+mod accounts_auth;
 mod foundation;

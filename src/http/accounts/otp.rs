@@ -52,19 +52,24 @@ async fn check_ip_limit(state: &AppState, ip: ClientIp) -> Result<()> {
 /// Sends a fresh code to `phone` (E.164) unless one went out within `OTP_RATE_LIMIT_MINUTES`;
 /// stores it only once the SMS went out. `failure` prefixes the 502 message, as the original did.
 async fn send_code(state: &AppState, phone: &str, purpose: OtpPurpose, failure: &str) -> Result<Option<String>> {
-    let window = state.config.otp_rate_limit_minutes.max(1);
+    // OTP_RATE_LIMIT_MINUTES=0 turns the per-phone limit off (tests, load tests); the per-IP limit stays.
+    let window = state.config.otp_rate_limit_minutes;
     let key = format!("otp:phone:{phone}");
-    let first = state.limiter.hit(&key, 1, Duration::from_secs(window as u64 * 60)).await.map_err(limiter_down)?;
-    // The database check also covers replicas without Redis and codes sent before a restart.
-    if !first || otp::sent_recently(&state.db, phone, window).await? {
-        return Err(AppError::TooManyRequests(RATE_LIMITED.into()));
+    if window > 0 {
+        let first = state.limiter.hit(&key, 1, Duration::from_secs(window as u64 * 60)).await.map_err(limiter_down)?;
+        // The database check also covers replicas without Redis and codes sent before a restart.
+        if !first || otp::sent_recently(&state.db, phone, window).await? {
+            return Err(AppError::TooManyRequests(RATE_LIMITED.into()));
+        }
     }
     let code = otp::generate_code();
     let reference = match state.sms.send_code(phone, &code).await {
         Ok(reference) => reference,
         Err(err) => {
             // A failed send does not count against the phone, as in the original.
-            let _ = state.limiter.undo(&key).await;
+            if window > 0 {
+                let _ = state.limiter.undo(&key).await;
+            }
             tracing::warn!(phone = %mask_phone(phone), error = %err, "sending a one-time code failed");
             return Err(AppError::BadGateway(format!("{failure}: Failed to send OTP. Please try again later.")));
         }
