@@ -4,4 +4,5 @@
 mod helpers;
 
 mod accounts_auth;
+mod accounts_users;
 mod foundation;

@@ -18,7 +18,7 @@ use self::dto::UserWithRoles;
 use crate::{
     auth::{CurrentUser, RoleSet},
     db::accounts,
-    error::{AppError, Result},
+    error::{AppError, FieldError, Result},
     state::AppState,
 };
 
@@ -135,6 +135,30 @@ async fn user_with_roles(state: &AppState, id: Uuid) -> Result<UserWithRoles> {
 /// The original's 404 for a user id.
 fn user_not_found(id: Uuid) -> AppError {
     AppError::NotFound(format!("User with id {id} not found"))
+}
+
+/// Parses a UUID path parameter; 422 `uuid_parsing` at `["path", name]` otherwise. (Done here
+/// rather than by `ValidPath<Uuid>`, which answers 400 for a bad UUID.)
+fn path_uuid(name: &str, raw: &str) -> Result<Uuid> {
+    Uuid::parse_str(raw.trim()).map_err(|_| {
+        AppError::field(
+            FieldError::new("uuid_parsing", &["path", name], "Input should be a valid UUID").with_input(raw.to_owned()),
+        )
+    })
+}
+
+/// Parses an integer path parameter; 422 `int_parsing` at `["path", name]` otherwise.
+fn path_int(name: &str, raw: &str) -> Result<i32> {
+    raw.trim().parse().map_err(|_| {
+        AppError::field(
+            FieldError::new(
+                "int_parsing",
+                &["path", name],
+                "Input should be a valid integer, unable to parse string as an integer",
+            )
+            .with_input(raw.to_owned()),
+        )
+    })
 }
 
 /// Passes the user themself and holders of the roles of `R`; others get `R`'s 403.

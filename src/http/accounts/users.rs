@@ -14,7 +14,7 @@ use super::{
         AddRoleQuery, ContributionFilterRead, ContributionRead, ContributionsByMediaType, MessageResponse,
         UserCreateRequest, UserListQuery, UserUpdateRequest, UserWithRoles, e164, normalize_email,
     },
-    require_self_or, user_not_found, user_with_roles,
+    path_int, path_uuid, require_self_or, user_not_found, user_with_roles,
 };
 use crate::{
     auth::{
@@ -28,7 +28,7 @@ use crate::{
     domain::MediaType,
     error::{AppError, FieldError, Result, ResultExt},
     http::{
-        ValidJson, ValidPath, ValidQuery,
+        ValidJson, ValidQuery,
         docs::{ErrorDetail, ValidationErrorBody},
     },
     state::AppState,
@@ -163,8 +163,9 @@ pub async fn create_user(
 pub async fn get_user(
     State(state): State<AppState>,
     caller: CurrentUser,
-    ValidPath(user_id): ValidPath<Uuid>,
+    Path(user_id): Path<String>,
 ) -> Result<Json<UserRecord>> {
+    let user_id = path_uuid("user_id", &user_id)?;
     require_self_or::<AdminOrReviewer>(&caller, user_id)?;
     Ok(Json(accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?))
 }
@@ -220,9 +221,10 @@ async fn apply_update(state: &AppState, user_id: Uuid, body: UserUpdateRequest) 
 pub async fn put_user(
     State(state): State<AppState>,
     _caller: Auth<UsersUpdate>,
-    ValidPath(user_id): ValidPath<Uuid>,
+    Path(user_id): Path<String>,
     ValidJson(body): ValidJson<UserUpdateRequest>,
 ) -> Result<Json<UserRecord>> {
+    let user_id = path_uuid("user_id", &user_id)?;
     Ok(Json(apply_update(&state, user_id, body).await?))
 }
 
@@ -244,9 +246,10 @@ pub async fn put_user(
 pub async fn patch_user(
     State(state): State<AppState>,
     caller: CurrentUser,
-    ValidPath(user_id): ValidPath<Uuid>,
+    Path(user_id): Path<String>,
     ValidJson(body): ValidJson<UserUpdateRequest>,
 ) -> Result<Json<UserRecord>> {
+    let user_id = path_uuid("user_id", &user_id)?;
     require_self_or::<UsersUpdate>(&caller, user_id)?;
     if !UsersUpdate::allows(&caller.roles) && body.is_active.is_some() {
         return Err(AppError::Forbidden(UsersUpdate::denied_message(&caller.roles)));
@@ -270,8 +273,9 @@ pub async fn patch_user(
 pub async fn delete_user(
     State(state): State<AppState>,
     caller: Auth<UsersDelete>,
-    ValidPath(user_id): ValidPath<Uuid>,
+    Path(user_id): Path<String>,
 ) -> Result<Json<MessageResponse>> {
+    let user_id = path_uuid("user_id", &user_id)?;
     let user = accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
     let has_records = || {
         AppError::Conflict(format!(
@@ -301,8 +305,9 @@ pub async fn delete_user(
 pub async fn get_user_with_roles(
     State(state): State<AppState>,
     caller: CurrentUser,
-    ValidPath(user_id): ValidPath<Uuid>,
+    Path(user_id): Path<String>,
 ) -> Result<Json<UserWithRoles>> {
+    let user_id = path_uuid("user_id", &user_id)?;
     require_self_or::<UsersRead>(&caller, user_id)?;
     Ok(Json(user_with_roles(&state, user_id).await?))
 }
@@ -343,8 +348,9 @@ pub async fn get_user_by_phone(
 pub async fn get_user_roles(
     State(state): State<AppState>,
     caller: CurrentUser,
-    ValidPath(user_id): ValidPath<Uuid>,
+    Path(user_id): Path<String>,
 ) -> Result<Json<Vec<RoleRecord>>> {
+    let user_id = path_uuid("user_id", &user_id)?;
     require_self_or::<UsersRead>(&caller, user_id)?;
     accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
     Ok(Json(accounts::roles_of(&state.db, user_id).await?))
@@ -368,9 +374,10 @@ pub async fn get_user_roles(
 pub async fn replace_user_roles(
     State(state): State<AppState>,
     caller: Auth<UsersCreate>,
-    ValidPath(user_id): ValidPath<Uuid>,
+    Path(user_id): Path<String>,
     ValidJson(role_ids): ValidJson<Vec<i32>>,
 ) -> Result<Json<Vec<RoleRecord>>> {
+    let user_id = path_uuid("user_id", &user_id)?;
     accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
     let ids = dedup(&role_ids);
     if let Some(missing) = accounts::first_missing_role(&state.db, &ids).await? {
@@ -399,9 +406,10 @@ pub async fn replace_user_roles(
 pub async fn add_user_role(
     State(state): State<AppState>,
     caller: Auth<UsersUpdate>,
-    ValidPath(user_id): ValidPath<Uuid>,
+    Path(user_id): Path<String>,
     ValidQuery(query): ValidQuery<AddRoleQuery>,
 ) -> Result<Json<Vec<RoleRecord>>> {
+    let user_id = path_uuid("user_id", &user_id)?;
     accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
     if accounts::get_role(&state.db, query.role_id).await?.is_none() {
         return Err(AppError::BadRequest(format!("Role with id {} not found", query.role_id)));
@@ -426,8 +434,10 @@ pub async fn add_user_role(
 pub async fn remove_user_role(
     State(state): State<AppState>,
     caller: Auth<UsersDelete>,
-    ValidPath((user_id, role_id)): ValidPath<(Uuid, i32)>,
+    Path((user_id, role_id)): Path<(String, String)>,
 ) -> Result<Json<Vec<RoleRecord>>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    let role_id = path_int("role_id", &role_id)?;
     accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
     if accounts::get_role(&state.db, role_id).await?.is_none() {
         return Err(AppError::BadRequest(format!("Role with id {role_id} not found")));
@@ -456,8 +466,9 @@ fn non_empty(items: Vec<ContributionItem>) -> Option<Vec<ContributionItem>> {
 pub async fn get_contributions(
     State(state): State<AppState>,
     caller: CurrentUser,
-    ValidPath(user_id): ValidPath<Uuid>,
+    Path(user_id): Path<String>,
 ) -> Result<Json<ContributionRead>> {
+    let user_id = path_uuid("user_id", &user_id)?;
     // Rights first: unprivileged callers must not learn which user ids exist.
     require_self_or::<UsersRead>(&caller, user_id)?;
     accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
@@ -501,8 +512,9 @@ pub async fn get_contributions(
 pub async fn get_contributions_by_media_type(
     State(state): State<AppState>,
     caller: CurrentUser,
-    ValidPath((user_id, media_type)): ValidPath<(Uuid, String)>,
+    Path((user_id, media_type)): Path<(String, String)>,
 ) -> Result<Json<ContributionFilterRead>> {
+    let user_id = path_uuid("user_id", &user_id)?;
     let Some(media_type) = MediaType::parse(&media_type) else {
         let expected = "'text', 'audio', 'video' or 'image'";
         return Err(AppError::field(
