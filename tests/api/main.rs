@@ -4,5 +4,6 @@
 mod helpers;
 
 mod accounts_auth;
+mod accounts_otp;
 mod accounts_users;
 mod foundation;
