@@ -5,5 +5,6 @@ mod helpers;
 
 mod accounts_auth;
 mod accounts_otp;
+mod accounts_rbac;
 mod accounts_users;
 mod foundation;
