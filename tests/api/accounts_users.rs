@@ -44,7 +44,7 @@ async fn public_sign_up_always_gets_role_user_and_normalises_the_phone() {
         send(app.post("/api/v1/users").header("authorization", contributor.bearer()).json(&body)).await;
     assert_eq!(status, 201, "{user}");
     let (status, roles) =
-        send(app.get(&format!("/api/v1/auth/me")).bearer_auth(login(&app, "9000012346", "secret-pass").await)).await;
+        send(app.get("/api/v1/auth/me").bearer_auth(login(&app, "9000012346", "secret-pass").await)).await;
     assert_eq!(status, 200);
     assert_eq!(
         roles["roles"],
