@@ -182,7 +182,7 @@ pub struct Config {
     /// Submissions allowed per code.
     #[arg(long, env = "OTP_MAX_ATTEMPTS", default_value_t = 3)]
     pub otp_max_attempts: i32,
-    /// Minutes between two sends to one phone.
+    /// Minutes between two sends to one phone (0 turns this limit off).
     #[arg(long, env = "OTP_RATE_LIMIT_MINUTES", default_value_t = 1)]
     pub otp_rate_limit_minutes: i64,
     /// Sends allowed per client IP per hour.
@@ -195,6 +195,13 @@ pub struct Config {
     /// Seconds between two sweeps for abandoned uploads (0 disables the sweep in `serve`).
     #[arg(long, env = "UPLOAD_CLEANUP_INTERVAL_SECONDS", default_value_t = 900)]
     pub upload_cleanup_interval_seconds: u64,
+    /// Prefix of every Redis key this service writes (lets several deployments share one Redis).
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "corpus-te:")]
+    pub redis_key_prefix: String,
+    /// Comma-separated IPs of reverse proxies whose `X-Forwarded-For` is trusted for the client
+    /// address (per-IP limits); empty means the peer address is the client.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
 }
 
 impl Config {
@@ -311,6 +318,11 @@ impl Config {
         } else {
             None
         })
+    }
+
+    /// The reverse proxies whose `X-Forwarded-For` is trusted.
+    pub fn trusted_proxies(&self) -> Vec<std::net::IpAddr> {
+        self.trusted_proxies.split(',').filter_map(|s| s.trim().parse().ok()).collect()
     }
 
     /// The log format in effect.

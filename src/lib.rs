@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 /// Facts about uploaded files from their bytes: real type, allowed-ness, duration, SHA-256.
 pub mod media;
+pub mod ratelimit;
 pub mod router;
 pub mod state;
 pub mod storage;

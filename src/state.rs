@@ -4,7 +4,12 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::{auth::token::TokenKeys, config::Config, storage::Storage};
+use crate::{
+    auth::{sms::SmsSender, token::TokenKeys},
+    config::Config,
+    ratelimit::RateLimiter,
+    storage::Storage,
+};
 
 /// Handles every request needs.
 #[derive(Clone, Debug)]
@@ -17,6 +22,10 @@ pub struct AppState {
     pub storage: Storage,
     /// Access-token signing keys.
     pub tokens: TokenKeys,
+    /// Sends one-time codes by SMS.
+    pub sms: SmsSender,
+    /// Rate limits (OTP sends per phone and per client IP); in Redis when `REDIS_URL` is set.
+    pub limiter: RateLimiter,
 }
 
 impl AppState {
@@ -24,6 +33,11 @@ impl AppState {
     pub fn new(config: Config, db: PgPool) -> anyhow::Result<Self> {
         let storage = Storage::from_config(&config)?;
         let tokens = TokenKeys::new(&config.secret(), config.access_token_expire_minutes);
-        Ok(Self { config: Arc::new(config), db, storage, tokens })
+        let sms = SmsSender::from_config(&config)?;
+        let limiter = match config.redis_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            Some(url) => RateLimiter::redis(url, &config.redis_key_prefix)?,
+            None => RateLimiter::memory(),
+        };
+        Ok(Self { config: Arc::new(config), db, storage, tokens, sms, limiter })
     }
 }

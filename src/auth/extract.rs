@@ -137,3 +137,22 @@ impl<R: RoleSet> FromRequestParts<AppState> for Auth<R> {
         Ok(Self { user, _roles: PhantomData })
     }
 }
+
+/// The caller on a public endpoint where a token only adds privileges (e.g. an admin creating a
+/// user with chosen roles): `None` without a token, and also `None` with an unusable one, so a
+/// client sending a stale token to a public endpoint is served as anonymous, as the original did.
+#[derive(Debug, Clone)]
+pub struct OptionalUser(pub Option<CurrentUser>);
+
+impl FromRequestParts<AppState> for OptionalUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Ok(Some(token)) = bearer_token(parts) else { return Ok(Self(None)) };
+        match authenticate(state, token).await {
+            Ok(user) => Ok(Self(Some(user))),
+            Err(AppError::Unauthorized(_)) => Ok(Self(None)),
+            Err(other) => Err(other),
+        }
+    }
+}

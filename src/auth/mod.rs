@@ -2,9 +2,12 @@
 //! each handler's signature state who may call it.
 
 pub mod extract;
+pub mod otp;
 pub mod password;
+pub mod policy;
 pub mod roles;
+pub mod sms;
 pub mod token;
 
-pub use extract::{Auth, CurrentUser};
+pub use extract::{Auth, CurrentUser, OptionalUser};
 pub use roles::RoleSet;

@@ -3,6 +3,7 @@
 //! Queries live in one module per aggregate; each function takes any executor so it works with
 //! the pool or inside a transaction owned by the caller.
 
+pub mod accounts;
 pub mod init;
 pub mod seed;
 pub mod status;

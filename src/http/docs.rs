@@ -73,6 +73,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = BaseDoc::openapi();
     doc.merge(<http::categories::CategoriesDoc as OpenApi>::openapi());
     doc.merge(<http::records::RecordsDoc as OpenApi>::openapi());
+    doc.merge(http::accounts::AccountsDoc::openapi());
     doc
 }
 

@@ -1,6 +1,8 @@
 //! The HTTP layer: one module per resource, each with its own `router()` and OpenAPI paths.
 
+pub mod accounts;
 pub mod categories;
+pub mod client_ip;
 pub mod docs;
 pub mod extract;
 pub mod health;

@@ -3,6 +3,10 @@
 
 mod helpers;
 
+mod accounts_auth;
+mod accounts_otp;
+mod accounts_rbac;
+mod accounts_users;
 mod cli_db;
 mod cli_users;
 mod foundation;

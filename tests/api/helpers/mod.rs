@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod cli;
 pub mod logs;
+pub mod sms;
 
 use std::{net::SocketAddr, str::FromStr, sync::OnceLock};
 

@@ -1,0 +1,438 @@
+//! Accounts: users as the API shows them, their credentials and roles, role administration and
+//! contribution summaries. Every function takes any executor; callers own transactions.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::{PgExecutor, Postgres, QueryBuilder};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::domain::{phone, time};
+
+/// A user as every response shows it (the original's `UserRead`): never the password hash.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = UserRead)]
+pub struct UserRecord {
+    /// Phone number (E.164 for accounts made here; as typed for the original's).
+    pub phone: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Gender, free text.
+    pub gender: Option<String>,
+    /// Date of birth, `YYYY-MM-DD`.
+    pub date_of_birth: Option<NaiveDate>,
+    /// Place.
+    pub place: Option<String>,
+    /// User id.
+    pub id: Uuid,
+    /// Whether the account may sign in.
+    pub is_active: bool,
+    /// Whether the user consented to the collection terms.
+    pub has_given_consent: bool,
+    /// When consent was given.
+    #[serde(serialize_with = "time::serialize_opt")]
+    pub consent_given_at: Option<DateTime<Utc>>,
+    /// Last successful login.
+    #[serde(serialize_with = "time::serialize_opt")]
+    pub last_login_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    #[serde(serialize_with = "time::serialize")]
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    #[serde(serialize_with = "time::serialize")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A role as responses show it (the original's `RoleRead`).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = RoleRead)]
+pub struct RoleRecord {
+    /// `admin`, `user` or `reviewer`.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Role id.
+    pub id: i32,
+}
+
+/// What a login needs to know about an account.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Credentials {
+    /// User id.
+    pub id: Uuid,
+    /// Stored hash (argon2id, or the original's bcrypt), if the account has a password.
+    pub hashed_password: Option<String>,
+    /// Whether the account may sign in.
+    pub is_active: bool,
+}
+
+const USER_COLUMNS: &str = "phone, name, email, gender, date_of_birth, place, id, is_active, has_given_consent, \
+                            consent_given_at, last_login_at, created_at, updated_at";
+
+/// One user by id.
+#[instrument(skip_all)]
+pub async fn get_user(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<UserRecord>> {
+    sqlx::query_as(&format!(r#"SELECT {USER_COLUMNS} FROM "user" WHERE id = $1"#)).bind(id).fetch_optional(db).await
+}
+
+/// Users whose stored phone is any form of `input` (E.164, national, `91`-prefixed, as typed),
+/// the exact E.164 match first.
+#[instrument(skip_all)]
+pub async fn users_by_phone(db: impl PgExecutor<'_>, input: &str) -> sqlx::Result<Vec<UserRecord>> {
+    let forms = phone::lookup_forms(input);
+    let e164 = phone::normalize_phone(input).unwrap_or_else(|_| input.trim().to_owned());
+    sqlx::query_as(&format!(
+        r#"SELECT {USER_COLUMNS} FROM "user" WHERE phone = ANY($1) ORDER BY (phone = $2) DESC, created_at, id"#
+    ))
+    .bind(&forms)
+    .bind(e164)
+    .fetch_all(db)
+    .await
+}
+
+/// The user a phone number designates, in any stored form.
+pub async fn user_by_phone(db: impl PgExecutor<'_>, input: &str) -> sqlx::Result<Option<UserRecord>> {
+    Ok(users_by_phone(db, input).await?.into_iter().next())
+}
+
+/// A page of users, oldest first.
+#[instrument(skip_all)]
+pub async fn list_users(db: impl PgExecutor<'_>, skip: i64, limit: i64) -> sqlx::Result<Vec<UserRecord>> {
+    sqlx::query_as(&format!(r#"SELECT {USER_COLUMNS} FROM "user" ORDER BY created_at, id OFFSET $1 LIMIT $2"#))
+        .bind(skip)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+}
+
+/// Login data of the account a phone number designates (any stored form, E.164 preferred).
+#[instrument(skip_all)]
+pub async fn credentials_by_phone(db: impl PgExecutor<'_>, input: &str) -> sqlx::Result<Option<Credentials>> {
+    let forms = phone::lookup_forms(input);
+    let e164 = phone::normalize_phone(input).unwrap_or_else(|_| input.trim().to_owned());
+    sqlx::query_as(
+        r#"SELECT id, hashed_password, is_active FROM "user" WHERE phone = ANY($1)
+           ORDER BY (phone = $2) DESC, created_at LIMIT 1"#,
+    )
+    .bind(&forms)
+    .bind(e164)
+    .fetch_optional(db)
+    .await
+}
+
+/// Login data of one user.
+#[instrument(skip_all)]
+pub async fn credentials_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query_as(r#"SELECT id, hashed_password, is_active FROM "user" WHERE id = $1"#)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Stores a new password hash and revokes every token issued before now.
+#[instrument(skip_all)]
+pub async fn set_password(db: impl PgExecutor<'_>, id: Uuid, hash: &str) -> sqlx::Result<()> {
+    sqlx::query(r#"UPDATE "user" SET hashed_password = $2, tokens_valid_after = now() WHERE id = $1"#)
+        .bind(id)
+        .bind(hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records a successful login, replacing a legacy hash when one is given.
+#[instrument(skip_all)]
+pub async fn record_login(db: impl PgExecutor<'_>, id: Uuid, rehash: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"UPDATE "user" SET last_login_at = now(), hashed_password = COALESCE($2, hashed_password) WHERE id = $1"#,
+    )
+    .bind(id)
+    .bind(rehash)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records consent given at an OTP verification, if the user had not given it yet.
+#[instrument(skip_all)]
+pub async fn record_consent(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"UPDATE "user" SET has_given_consent = true, consent_given_at = now()
+           WHERE id = $1 AND NOT has_given_consent"#,
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    /// Phone (E.164).
+    pub phone: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// E-mail.
+    pub email: Option<&'a str>,
+    /// Gender.
+    pub gender: Option<&'a str>,
+    /// Date of birth.
+    pub date_of_birth: Option<NaiveDate>,
+    /// Place.
+    pub place: Option<&'a str>,
+    /// Password hash, if the account has a password.
+    pub hashed_password: Option<&'a str>,
+}
+
+/// Inserts an active account with consent recorded now.
+#[instrument(skip_all)]
+pub async fn insert_user(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> sqlx::Result<UserRecord> {
+    sqlx::query_as(&format!(
+        r#"INSERT INTO "user" (id, phone, name, email, gender, date_of_birth, place, hashed_password, is_active,
+                               has_given_consent, consent_given_at, created_at, updated_at)
+           VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, true, true, now(), now(), now())
+           RETURNING {USER_COLUMNS}"#
+    ))
+    .bind(new.phone)
+    .bind(new.name)
+    .bind(new.email)
+    .bind(new.gender)
+    .bind(new.date_of_birth)
+    .bind(new.place)
+    .bind(new.hashed_password)
+    .fetch_one(db)
+    .await
+}
+
+/// Fields of a partial update: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    /// New name.
+    pub name: Option<String>,
+    /// New e-mail, or clear it.
+    pub email: Option<Option<String>>,
+    /// New gender, or clear it.
+    pub gender: Option<Option<String>>,
+    /// New date of birth, or clear it.
+    pub date_of_birth: Option<Option<NaiveDate>>,
+    /// New place, or clear it.
+    pub place: Option<Option<String>>,
+    /// Activate or deactivate (deactivation revokes tokens).
+    pub is_active: Option<bool>,
+    /// Give or withdraw consent (stamps or clears `consent_given_at`).
+    pub has_given_consent: Option<bool>,
+    /// Last login time, as some clients report it.
+    pub last_login_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Applies `changes`; `None` when the user does not exist.
+#[instrument(skip_all)]
+pub async fn update_user(db: impl PgExecutor<'_>, id: Uuid, changes: &UserChanges) -> sqlx::Result<Option<UserRecord>> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(r#"UPDATE "user" SET updated_at = now()"#);
+    if let Some(v) = &changes.name {
+        q.push(", name = ").push_bind(v.clone());
+    }
+    if let Some(v) = &changes.email {
+        q.push(", email = ").push_bind(v.clone());
+    }
+    if let Some(v) = &changes.gender {
+        q.push(", gender = ").push_bind(v.clone());
+    }
+    if let Some(v) = changes.date_of_birth {
+        q.push(", date_of_birth = ").push_bind(v);
+    }
+    if let Some(v) = &changes.place {
+        q.push(", place = ").push_bind(v.clone());
+    }
+    if let Some(v) = changes.last_login_at {
+        q.push(", last_login_at = ").push_bind(v);
+    }
+    if let Some(v) = changes.is_active {
+        q.push(", is_active = ").push_bind(v);
+        if !v {
+            q.push(", tokens_valid_after = now()");
+        }
+    }
+    if let Some(v) = changes.has_given_consent {
+        q.push(", consent_given_at = CASE WHEN ")
+            .push_bind(v)
+            .push(" THEN (CASE WHEN has_given_consent THEN consent_given_at ELSE now() END) ELSE NULL END");
+        q.push(", has_given_consent = ").push_bind(v);
+    }
+    q.push(" WHERE id = ").push_bind(id).push(format!(" RETURNING {USER_COLUMNS}"));
+    q.build_query_as().fetch_optional(db).await
+}
+
+/// Deletes a user (role links go with it); false when there was no such user.
+#[instrument(skip_all)]
+pub async fn delete_user(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    Ok(sqlx::query(r#"DELETE FROM "user" WHERE id = $1"#).bind(id).execute(db).await?.rows_affected() > 0)
+}
+
+/// True when the user owns at least one record.
+#[instrument(skip_all)]
+pub async fn has_records(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM record WHERE user_id = $1)").bind(id).fetch_one(db).await
+}
+
+/// True when an e-mail is used by a user other than `except`.
+#[instrument(skip_all)]
+pub async fn email_taken(db: impl PgExecutor<'_>, email: &str, except: Option<Uuid>) -> sqlx::Result<bool> {
+    sqlx::query_scalar(r#"SELECT EXISTS (SELECT 1 FROM "user" WHERE email = $1 AND id IS DISTINCT FROM $2)"#)
+        .bind(email)
+        .bind(except)
+        .fetch_one(db)
+        .await
+}
+
+/// The roles a user holds, by id.
+#[instrument(skip_all)]
+pub async fn roles_of(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<RoleRecord>> {
+    sqlx::query_as(
+        "SELECT r.name::text AS name, r.description, r.id FROM user_roles ur JOIN role r ON r.id = ur.role_id \
+         WHERE ur.user_id = $1 ORDER BY r.id",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Every role, by id.
+#[instrument(skip_all)]
+pub async fn list_roles(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<RoleRecord>> {
+    sqlx::query_as("SELECT name::text AS name, description, id FROM role ORDER BY id").fetch_all(db).await
+}
+
+/// One role by id.
+#[instrument(skip_all)]
+pub async fn get_role(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<RoleRecord>> {
+    sqlx::query_as("SELECT name::text AS name, description, id FROM role WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// One role by name.
+#[instrument(skip_all)]
+pub async fn role_by_name(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<RoleRecord>> {
+    sqlx::query_as("SELECT name::text AS name, description, id FROM role WHERE name::text = $1")
+        .bind(name)
+        .fetch_optional(db)
+        .await
+}
+
+/// The first of `ids` (in the given order) that is not a role.
+#[instrument(skip_all)]
+pub async fn first_missing_role(db: impl PgExecutor<'_>, ids: &[i32]) -> sqlx::Result<Option<i32>> {
+    let existing: Vec<i32> =
+        sqlx::query_scalar("SELECT id FROM role WHERE id = ANY($1)").bind(ids).fetch_all(db).await?;
+    Ok(ids.iter().copied().find(|id| !existing.contains(id)))
+}
+
+/// Creates a role.
+#[instrument(skip_all)]
+pub async fn insert_role(db: impl PgExecutor<'_>, name: &str, description: Option<&str>) -> sqlx::Result<RoleRecord> {
+    sqlx::query_as(
+        "INSERT INTO role (name, description) VALUES ($1::roleenum, $2) RETURNING name::text AS name, description, id",
+    )
+    .bind(name)
+    .bind(description)
+    .fetch_one(db)
+    .await
+}
+
+/// Sets a role's description.
+#[instrument(skip_all)]
+pub async fn update_role_description(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    description: Option<&str>,
+) -> sqlx::Result<Option<RoleRecord>> {
+    sqlx::query_as("UPDATE role SET description = $2 WHERE id = $1 RETURNING name::text AS name, description, id")
+        .bind(id)
+        .bind(description)
+        .fetch_optional(db)
+        .await
+}
+
+/// True when some user holds the role.
+#[instrument(skip_all)]
+pub async fn role_in_use(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM user_roles WHERE role_id = $1)").bind(id).fetch_one(db).await
+}
+
+/// Deletes a role.
+#[instrument(skip_all)]
+pub async fn delete_role(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
+    Ok(sqlx::query("DELETE FROM role WHERE id = $1").bind(id).execute(db).await?.rows_affected() > 0)
+}
+
+/// One record in a contribution summary (the original's `ContributionResponse`).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ContributionItem {
+    /// Record id.
+    pub id: Uuid,
+    /// File size in bytes, 0 when unknown.
+    pub size: i64,
+    /// Category id.
+    pub category_id: Uuid,
+    /// Whether the record was reviewed.
+    pub reviewed: bool,
+    /// Title.
+    pub title: String,
+    /// Media type (used for grouping; not part of the original's item).
+    #[serde(skip)]
+    pub media_type: String,
+}
+
+/// Per-media-type totals of a user's records.
+#[derive(Debug, Clone, Default)]
+pub struct ContributionTotals {
+    /// Records per media type: text, audio, image, video.
+    pub counts: [(String, i64); 4],
+    /// Sum of `duration_seconds` over audio records.
+    pub audio_duration: i64,
+    /// Sum of `duration_seconds` over video records.
+    pub video_duration: i64,
+}
+
+/// Counts and durations of a user's records per media type, computed by the database.
+#[instrument(skip_all)]
+pub async fn contribution_totals(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<ContributionTotals> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT media_type::text, count(*), COALESCE(sum(duration_seconds), 0)::bigint \
+         FROM record WHERE user_id = $1 GROUP BY media_type",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    let count = |m: &str| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.1);
+    let duration = |m: &str| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.2);
+    Ok(ContributionTotals {
+        counts: ["text", "audio", "image", "video"].map(|m| (m.to_owned(), count(m))),
+        audio_duration: duration("audio"),
+        video_duration: duration("video"),
+    })
+}
+
+/// A user's records as contribution items, oldest first, optionally of one media type.
+#[instrument(skip_all)]
+pub async fn contribution_items(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    media_type: Option<&str>,
+) -> sqlx::Result<Vec<ContributionItem>> {
+    sqlx::query_as(
+        "SELECT uid AS id, COALESCE(file_size, 0)::bigint AS size, category_id, reviewed, title, \
+                media_type::text AS media_type \
+         FROM record WHERE user_id = $1 AND ($2::text IS NULL OR media_type::text = $2) \
+         ORDER BY created_at, uid",
+    )
+    .bind(user_id)
+    .bind(media_type)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,532 @@
+//! Request and response bodies of the accounts endpoints, with the original's field names and
+//! validation rules (lengths as pydantic counted them).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    db::accounts::{ContributionItem, RoleRecord, UserRecord},
+    domain::{RoleName, normalize_phone},
+    http::{Validate, Validator},
+};
+
+/// `{"message": ...}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageResponse {
+    /// What happened.
+    pub message: String,
+}
+
+impl MessageResponse {
+    /// A message body.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into() }
+    }
+}
+
+/// A user with their roles (the original's `UserWithRoles`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserWithRoles {
+    /// The user.
+    #[serde(flatten)]
+    pub user: UserRecord,
+    /// Roles held, by id.
+    pub roles: Vec<RoleRecord>,
+}
+
+/// Answer of a password login and of `/auth/refresh`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenWithUser {
+    /// Access token (JWT, HS256).
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// The caller with roles (absent on `/auth/refresh`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserWithRoles>,
+}
+
+/// Answer of the OTP verification calls (the original's `TokenResponse` plus `user`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OtpTokenResponse {
+    /// Access token (JWT, HS256).
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// The user's id.
+    pub user_id: Uuid,
+    /// The user's phone as stored.
+    pub phone_number: String,
+    /// The user's roles.
+    pub roles: Vec<RoleRecord>,
+    /// The user with roles.
+    pub user: UserWithRoles,
+}
+
+/// Answer of the OTP send calls (the original's `OTPResponse`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OtpResponse {
+    /// Always `success`.
+    pub status: &'static str,
+    /// `OTP sent successfully` or `OTP resent successfully`.
+    pub message: &'static str,
+    /// The SMS provider's reference for the message.
+    pub reference_id: Option<String>,
+}
+
+/// Phone + password login.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// Phone number, in any form the service recognises (`9000000001`, `+91 90000 00001`...).
+    pub phone: String,
+    /// Password.
+    pub password: String,
+}
+
+impl Validate for LoginRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.str_len("phone", &self.phone, 1, 20);
+        v.str_len("password", &self.password, 1, 1024);
+    }
+}
+
+/// Change of one's own password.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordChangeRequest {
+    /// Current password.
+    pub current_password: String,
+    /// New password, 6 to 100 characters.
+    pub new_password: String,
+}
+
+impl Validate for PasswordChangeRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.str_len("current_password", &self.current_password, 1, 1024);
+        v.str_len("new_password", &self.new_password, 6, 100);
+    }
+}
+
+/// An admin setting a user's password.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordResetRequest {
+    /// The user's phone.
+    pub phone: String,
+    /// New password, 6 to 100 characters.
+    pub new_password: String,
+}
+
+impl Validate for PasswordResetRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.str_len("phone", &self.phone, 1, 20);
+        v.str_len("new_password", &self.new_password, 6, 100);
+    }
+}
+
+/// Adds a 422 for a phone number that cannot be normalised, as a pydantic `value_error`.
+fn check_phone(v: &mut Validator, field: &str, value: &str) {
+    if let Err(err) = normalize_phone(value) {
+        v.error(
+            "value_error",
+            field,
+            format!("Value error, {err}"),
+            Some(value.into()),
+            Some(json!({ "error": err.to_string() })),
+        );
+    }
+}
+
+/// The E.164 form of a phone that passed validation.
+pub fn e164(value: &str) -> String {
+    normalize_phone(value).unwrap_or_else(|_| value.trim().to_owned())
+}
+
+/// A request for a code.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OtpSendRequest {
+    /// Phone number; normalised to E.164 (default country India).
+    pub phone_number: String,
+}
+
+impl Validate for OtpSendRequest {
+    fn validate(&self, v: &mut Validator) {
+        check_phone(v, "phone_number", &self.phone_number);
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A code submitted to log in.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OtpVerifyRequest {
+    /// Phone number the code went to.
+    pub phone_number: String,
+    /// The code, 4 to 8 characters.
+    pub otp_code: String,
+    /// Consent to the collection terms; recorded when true and not given before.
+    #[serde(default = "default_true")]
+    pub has_given_consent: bool,
+}
+
+impl Validate for OtpVerifyRequest {
+    fn validate(&self, v: &mut Validator) {
+        check_phone(v, "phone_number", &self.phone_number);
+        v.str_len("otp_code", &self.otp_code, 4, 8);
+    }
+}
+
+/// A code submitted to create an account.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SignupVerifyRequest {
+    /// Phone number the code went to; becomes the account's phone.
+    pub phone_number: String,
+    /// The code, 4 to 8 characters.
+    pub otp_code: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Password (optional: an OTP account can always log in by code).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Must be true.
+    pub has_given_consent: bool,
+    /// Gender.
+    #[serde(default)]
+    pub gender: Option<String>,
+    /// Date of birth, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub date_of_birth: Option<NaiveDate>,
+    /// Place.
+    #[serde(default)]
+    pub place: Option<String>,
+}
+
+impl Validate for SignupVerifyRequest {
+    fn validate(&self, v: &mut Validator) {
+        check_phone(v, "phone_number", &self.phone_number);
+        v.str_len("otp_code", &self.otp_code, 4, 8);
+        check_profile(v, &self.name, self.email.as_deref(), self.gender.as_deref(), self.place.as_deref());
+        // An empty password from a form means "none".
+        if let Some(p) = self.password.as_deref().filter(|p| !p.is_empty()) {
+            v.str_len("password", p, 6, 100);
+        }
+    }
+}
+
+/// A code submitted to set a new password.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ForgotPasswordVerifyRequest {
+    /// Phone number the code went to.
+    pub phone_number: String,
+    /// The code, 4 to 8 characters.
+    pub otp_code: String,
+    /// New password, 6 to 100 characters.
+    pub new_password: String,
+}
+
+impl Validate for ForgotPasswordVerifyRequest {
+    fn validate(&self, v: &mut Validator) {
+        check_phone(v, "phone_number", &self.phone_number);
+        v.str_len("otp_code", &self.otp_code, 4, 8);
+        v.str_len("new_password", &self.new_password, 6, 100);
+    }
+}
+
+/// Checks an e-mail address and normalises it as the original did (domain lower-cased).
+pub fn normalize_email(value: &str) -> Result<String, &'static str> {
+    let value = value.trim();
+    let (local, domain) = value.rsplit_once('@').ok_or("An email address must have an @-sign.")?;
+    if local.is_empty() {
+        return Err("There must be something before the @-sign.");
+    }
+    if domain.is_empty() {
+        return Err("There must be something after the @-sign.");
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) || local.contains('@') {
+        return Err("The email address contains invalid characters.");
+    }
+    if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+        return Err("The part after the @-sign is not valid. It should have a period.");
+    }
+    Ok(format!("{local}@{}", domain.to_lowercase()))
+}
+
+fn check_email(v: &mut Validator, field: &str, value: &str) {
+    if let Err(reason) = normalize_email(value) {
+        v.error(
+            "value_error",
+            field,
+            format!("value is not a valid email address: {reason}"),
+            Some(value.into()),
+            Some(json!({ "reason": reason })),
+        );
+    } else {
+        v.str_len(field, value.trim(), 1, 100);
+    }
+}
+
+fn check_profile(v: &mut Validator, name: &str, email: Option<&str>, gender: Option<&str>, place: Option<&str>) {
+    v.str_len("name", name, 1, 100);
+    if !name.is_empty() && name.trim().is_empty() {
+        v.error("value_error", "name", "Value error, Name must not be blank", Some(name.into()), None);
+    }
+    if let Some(email) = email {
+        check_email(v, "email", email);
+    }
+    v.opt_str_len("gender", gender, 0, 20);
+    v.opt_str_len("place", place, 0, 100);
+}
+
+/// Public sign-up (and admin creation) of an account (the original's `UserCreate`).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UserCreateRequest {
+    /// Phone number; stored in E.164 (default country India).
+    pub phone: String,
+    /// Display name, 1 to 100 characters.
+    pub name: String,
+    /// E-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Gender, free text up to 20 characters.
+    #[serde(default)]
+    pub gender: Option<String>,
+    /// Date of birth, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub date_of_birth: Option<NaiveDate>,
+    /// Place, up to 100 characters.
+    #[serde(default)]
+    pub place: Option<String>,
+    /// Password, 6 to 100 characters.
+    pub password: String,
+    /// Role ids; honoured only when the caller is an admin (everyone else gets role `user`).
+    #[serde(default)]
+    pub role_ids: Option<Vec<i32>>,
+    /// Must be true.
+    pub has_given_consent: bool,
+}
+
+impl Validate for UserCreateRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.str_len("phone", &self.phone, 1, 20);
+        if !self.phone.is_empty() {
+            check_phone(v, "phone", &self.phone);
+        }
+        check_profile(v, &self.name, self.email.as_deref(), self.gender.as_deref(), self.place.as_deref());
+        v.str_len("password", &self.password, 6, 100);
+    }
+}
+
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// A partial update of a user (`PUT` and `PATCH`): only the keys present are applied, and an
+/// explicit `null` clears a field that may be empty.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UserUpdateRequest {
+    /// Display name, 1 to 100 characters (not null).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// E-mail address, or null.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    /// Gender, or null.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub gender: Option<Option<String>>,
+    /// Date of birth, or null.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub date_of_birth: Option<Option<NaiveDate>>,
+    /// Place, or null.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub place: Option<Option<String>>,
+    /// Whether the account may sign in (admins only; false revokes the user's tokens).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<bool>)]
+    pub is_active: Option<Option<bool>>,
+    /// Consent to the collection terms.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<bool>)]
+    pub has_given_consent: Option<Option<bool>>,
+    /// Last login time, as some clients report it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub last_login_at: Option<Option<DateTime<Utc>>>,
+}
+
+impl Validate for UserUpdateRequest {
+    fn validate(&self, v: &mut Validator) {
+        let null = |v: &mut Validator, field: &str, kind: &str, msg: &str| {
+            v.error(kind, field, msg, Some(Value::Null), None);
+        };
+        match &self.name {
+            Some(None) => null(v, "name", "string_type", "Input should be a valid string"),
+            Some(Some(name)) => {
+                v.str_len("name", name, 1, 100);
+                if !name.is_empty() && name.trim().is_empty() {
+                    v.error(
+                        "value_error",
+                        "name",
+                        "Value error, Name must not be blank",
+                        Some(name.clone().into()),
+                        None,
+                    );
+                }
+            }
+            None => {}
+        }
+        if let Some(Some(email)) = &self.email {
+            check_email(v, "email", email);
+        }
+        if let Some(Some(gender)) = &self.gender {
+            v.str_len("gender", gender, 0, 20);
+        }
+        if let Some(Some(place)) = &self.place {
+            v.str_len("place", place, 0, 100);
+        }
+        if let Some(None) = self.is_active {
+            null(v, "is_active", "bool_type", "Input should be a valid boolean");
+        }
+        if let Some(None) = self.has_given_consent {
+            null(v, "has_given_consent", "bool_type", "Input should be a valid boolean");
+        }
+    }
+}
+
+/// Query of the users list.
+#[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListQuery {
+    /// Rows to skip (default 0).
+    #[serde(default)]
+    pub skip: Option<i64>,
+    /// Rows to return, 1 to 1000 (default 100).
+    #[serde(default)]
+    pub limit: Option<i64>,
+    /// Only the users with this phone number (any form: `9000000001`, `+919000000001`...).
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+impl Validate for UserListQuery {
+    fn validate(&self, v: &mut Validator) {
+        if let Some(skip) = self.skip {
+            v.range_i64("skip", skip, 0, i64::MAX);
+        }
+        if let Some(limit) = self.limit {
+            v.range_i64("limit", limit, 1, 1000);
+        }
+    }
+}
+
+/// Query of `PUT /users/{id}/roles/add`.
+#[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AddRoleQuery {
+    /// The role to add.
+    pub role_id: i32,
+}
+
+impl Validate for AddRoleQuery {
+    fn validate(&self, _v: &mut Validator) {}
+}
+
+/// A new role.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RoleCreateRequest {
+    /// `admin`, `user` or `reviewer`.
+    pub name: RoleName,
+    /// Description, up to 255 characters.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl Validate for RoleCreateRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.opt_str_len("description", self.description.as_deref(), 0, 255);
+    }
+}
+
+/// A role's new description.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RoleUpdateRequest {
+    /// Description, up to 255 characters, or null.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl Validate for RoleUpdateRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.opt_str_len("description", self.description.as_deref(), 0, 255);
+    }
+}
+
+/// Records per media type.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContributionsByMediaType {
+    /// Text records.
+    pub text: i64,
+    /// Audio records.
+    pub audio: i64,
+    /// Image records.
+    pub image: i64,
+    /// Video records.
+    pub video: i64,
+}
+
+/// A user's contributions (the original's `ContributionRead`); empty lists are `null`, as there.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContributionRead {
+    /// The user.
+    pub user_id: Uuid,
+    /// All the user's records.
+    pub total_contributions: i64,
+    /// Records per media type.
+    pub contributions_by_media_type: ContributionsByMediaType,
+    /// Audio records, or null when none.
+    pub audio_contributions: Option<Vec<ContributionItem>>,
+    /// Video records, or null when none.
+    pub video_contributions: Option<Vec<ContributionItem>>,
+    /// Text records, or null when none.
+    pub text_contributions: Option<Vec<ContributionItem>>,
+    /// Image records, or null when none.
+    pub image_contributions: Option<Vec<ContributionItem>>,
+    /// Seconds of audio (unknown durations count as 0).
+    pub audio_duration: i64,
+    /// Seconds of video (unknown durations count as 0).
+    pub video_duration: i64,
+}
+
+/// A user's contributions of one media type (the original's `ContributionFilterRead`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContributionFilterRead {
+    /// The user.
+    pub user_id: Uuid,
+    /// Records of this media type.
+    pub total_contributions: i64,
+    /// The records, or null when none.
+    pub contributions: Option<Vec<ContributionItem>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_and_domains_lower_cased() {
+        assert_eq!(normalize_email("John.Doe@Example.COM").unwrap(), "John.Doe@example.com");
+        assert!(normalize_email("nope").is_err());
+        assert!(normalize_email("a@b").is_err());
+        assert!(normalize_email("a b@c.org").is_err());
+    }
+}

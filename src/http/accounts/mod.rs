@@ -1,0 +1,171 @@
+//! Accounts: password and OTP authentication, users, roles and contribution summaries
+//! (upstream-api.md §4, §6.1-§6.4), with the access rules of [`crate::auth::policy`].
+
+mod auth;
+pub mod dto;
+mod otp;
+mod roles;
+mod users;
+
+use axum::{
+    Router,
+    routing::{get, post, put},
+};
+use utoipa::OpenApi;
+use uuid::Uuid;
+
+use self::dto::UserWithRoles;
+use crate::{
+    auth::{CurrentUser, RoleSet},
+    db::accounts,
+    error::{AppError, FieldError, Result},
+    state::AppState,
+};
+
+/// Routes of the accounts area (relative to `/api/v1`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/me", get(auth::me))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/change-password", post(auth::change_password))
+        .route("/auth/reset-password", post(auth::reset_password))
+        .route("/auth/send-otp", post(otp::send_otp))
+        .route("/auth/resend-otp", post(otp::resend_otp))
+        .route("/auth/verify-otp", post(otp::verify_otp))
+        .route("/auth/login/send-otp", post(otp::login_send_otp))
+        .route("/auth/login/verify-otp", post(otp::login_verify_otp))
+        .route("/auth/signup/send-otp", post(otp::signup_send_otp))
+        .route("/auth/signup/verify-otp", post(otp::signup_verify_otp))
+        .route("/auth/forgot-password", post(otp::forgot_password))
+        .route("/auth/forgot-password/verify", post(otp::forgot_password_verify))
+        .route("/roles", get(roles::list_roles).post(roles::create_role))
+        .route("/roles/{role_id}", get(roles::get_role).put(roles::update_role).delete(roles::delete_role))
+        .route("/users", get(users::list_users).post(users::create_user))
+        .route("/users/phone/{phone}", get(users::get_user_by_phone))
+        .route(
+            "/users/{user_id}",
+            get(users::get_user).put(users::put_user).patch(users::patch_user).delete(users::delete_user),
+        )
+        .route("/users/{user_id}/with-roles", get(users::get_user_with_roles))
+        .route("/users/{user_id}/roles", get(users::get_user_roles).post(users::replace_user_roles))
+        .route("/users/{user_id}/roles/add", put(users::add_user_role))
+        .route("/users/{user_id}/roles/{role_id}", axum::routing::delete(users::remove_user_role))
+        .route("/users/{user_id}/contributions", get(users::get_contributions))
+        .route("/users/{user_id}/contributions/{media_type}", get(users::get_contributions_by_media_type))
+}
+
+/// OpenAPI paths and schemas of the accounts area.
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        auth::login,
+        auth::me,
+        auth::refresh,
+        auth::change_password,
+        auth::reset_password,
+        otp::send_otp,
+        otp::resend_otp,
+        otp::verify_otp,
+        otp::login_send_otp,
+        otp::login_verify_otp,
+        otp::signup_send_otp,
+        otp::signup_verify_otp,
+        otp::forgot_password,
+        otp::forgot_password_verify,
+        roles::list_roles,
+        roles::create_role,
+        roles::get_role,
+        roles::update_role,
+        roles::delete_role,
+        users::list_users,
+        users::create_user,
+        users::get_user_by_phone,
+        users::get_user,
+        users::put_user,
+        users::patch_user,
+        users::delete_user,
+        users::get_user_with_roles,
+        users::get_user_roles,
+        users::replace_user_roles,
+        users::add_user_role,
+        users::remove_user_role,
+        users::get_contributions,
+        users::get_contributions_by_media_type,
+    ),
+    components(schemas(
+        accounts::UserRecord,
+        accounts::RoleRecord,
+        accounts::ContributionItem,
+        dto::MessageResponse,
+        dto::UserWithRoles,
+        dto::TokenWithUser,
+        dto::OtpTokenResponse,
+        dto::OtpResponse,
+        dto::LoginRequest,
+        dto::PasswordChangeRequest,
+        dto::PasswordResetRequest,
+        dto::OtpSendRequest,
+        dto::OtpVerifyRequest,
+        dto::SignupVerifyRequest,
+        dto::ForgotPasswordVerifyRequest,
+        dto::UserCreateRequest,
+        dto::UserUpdateRequest,
+        dto::RoleCreateRequest,
+        dto::RoleUpdateRequest,
+        dto::ContributionRead,
+        dto::ContributionFilterRead,
+        dto::ContributionsByMediaType,
+    )),
+    tags(
+        (name = "auth", description = "Password and one-time-code authentication"),
+        (name = "users", description = "Accounts and their roles"),
+        (name = "roles", description = "Role administration"),
+    )
+)]
+pub struct AccountsDoc;
+
+/// A user with their roles, or 404 `User with id {id} not found`.
+async fn user_with_roles(state: &AppState, id: Uuid) -> Result<UserWithRoles> {
+    let user = accounts::get_user(&state.db, id).await?.ok_or_else(|| user_not_found(id))?;
+    let roles = accounts::roles_of(&state.db, id).await?;
+    Ok(UserWithRoles { user, roles })
+}
+
+/// The original's 404 for a user id.
+fn user_not_found(id: Uuid) -> AppError {
+    AppError::NotFound(format!("User with id {id} not found"))
+}
+
+/// Parses a UUID path parameter; 422 `uuid_parsing` at `["path", name]` otherwise. (Done here
+/// rather than by `ValidPath<Uuid>`, which answers 400 for a bad UUID.)
+fn path_uuid(name: &str, raw: &str) -> Result<Uuid> {
+    Uuid::parse_str(raw.trim()).map_err(|_| {
+        AppError::field(
+            FieldError::new("uuid_parsing", &["path", name], "Input should be a valid UUID").with_input(raw.to_owned()),
+        )
+    })
+}
+
+/// Parses an integer path parameter; 422 `int_parsing` at `["path", name]` otherwise.
+fn path_int(name: &str, raw: &str) -> Result<i32> {
+    raw.trim().parse().map_err(|_| {
+        AppError::field(
+            FieldError::new(
+                "int_parsing",
+                &["path", name],
+                "Input should be a valid integer, unable to parse string as an integer",
+            )
+            .with_input(raw.to_owned()),
+        )
+    })
+}
+
+/// Passes the user themself and holders of the roles of `R`; others get `R`'s 403.
+fn require_self_or<R: RoleSet>(caller: &CurrentUser, target: Uuid) -> Result<()> {
+    if caller.id == target || R::allows(&caller.roles) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(R::denied_message(&caller.roles)))
+    }
+}

@@ -1,0 +1,534 @@
+//! Users: listing, public sign-up, profile updates, deletion, role assignment and contribution
+//! summaries.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    dto::{
+        AddRoleQuery, ContributionFilterRead, ContributionRead, ContributionsByMediaType, MessageResponse,
+        UserCreateRequest, UserListQuery, UserUpdateRequest, UserWithRoles, e164, normalize_email,
+    },
+    path_int, path_uuid, require_self_or, user_not_found, user_with_roles,
+};
+use crate::{
+    auth::{
+        Auth, CurrentUser, OptionalUser, RoleSet, password,
+        roles::{AdminOnly, AdminOrReviewer, UsersCreate, UsersDelete, UsersRead, UsersUpdate},
+    },
+    db::{
+        accounts::{self, ContributionItem, RoleRecord, UserChanges, UserRecord},
+        users,
+    },
+    domain::MediaType,
+    error::{AppError, FieldError, Result, ResultExt},
+    http::{
+        ValidJson, ValidQuery,
+        docs::{ErrorDetail, ValidationErrorBody},
+    },
+    state::AppState,
+};
+
+/// Shows a blank name as `User <last 4 digits>`, as the original's list did.
+fn display_name(mut user: UserRecord) -> UserRecord {
+    if user.name.trim().is_empty() {
+        let digits: Vec<char> = user.phone.chars().collect();
+        let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+        user.name = format!("User {tail}");
+    }
+    user
+}
+
+/// Users, oldest first; with `phone`, the users having that phone number (a list, maybe empty).
+#[utoipa::path(
+    get, path = "/api/v1/users/", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(UserListQuery),
+    responses(
+        (status = 200, description = "Users", body = [UserRecord]),
+        (status = 403, description = "Not an admin", body = ErrorDetail),
+        (status = 422, description = "Invalid query", body = ValidationErrorBody),
+    )
+)]
+pub async fn list_users(
+    State(state): State<AppState>,
+    _caller: Auth<AdminOnly>,
+    ValidQuery(query): ValidQuery<UserListQuery>,
+) -> Result<Json<Vec<UserRecord>>> {
+    let rows = match query.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(phone) => accounts::users_by_phone(&state.db, phone).await?,
+        None => accounts::list_users(&state.db, query.skip.unwrap_or(0), query.limit.unwrap_or(100)).await?,
+    };
+    Ok(Json(rows.into_iter().map(display_name).collect()))
+}
+
+fn dedup(ids: &[i32]) -> Vec<i32> {
+    let mut out: Vec<i32> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !out.contains(id) {
+            out.push(*id);
+        }
+    }
+    out
+}
+
+/// Signs up (public): the account always gets role `user`, unless an admin creates it with
+/// `role_ids`. Consent is required; the phone is stored in E.164.
+#[utoipa::path(
+    post, path = "/api/v1/users/", tag = "users",
+    request_body = UserCreateRequest,
+    responses(
+        (status = 201, description = "Created", body = UserRecord),
+        (status = 400, description = "Consent missing, or an unknown role id (admins)", body = ErrorDetail),
+        (status = 409, description = "Phone or e-mail already used", body = ErrorDetail),
+        (status = 422, description = "Invalid body", body = ValidationErrorBody),
+    )
+)]
+pub async fn create_user(
+    State(state): State<AppState>,
+    OptionalUser(caller): OptionalUser,
+    ValidJson(body): ValidJson<UserCreateRequest>,
+) -> Result<(StatusCode, Json<UserRecord>)> {
+    if !body.has_given_consent {
+        return Err(AppError::BadRequest("User consent is required to create an account".into()));
+    }
+    let is_admin = caller.as_ref().is_some_and(|c| c.is_admin());
+    let role_ids = match (&body.role_ids, is_admin) {
+        (Some(ids), true) => {
+            let ids = dedup(ids);
+            if let Some(missing) = accounts::first_missing_role(&state.db, &ids).await? {
+                return Err(AppError::BadRequest(format!("Role with id {missing} not found")));
+            }
+            ids
+        }
+        _ => {
+            let role = accounts::role_by_name(&state.db, "user").await?.ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("the role `user` is missing; run `corpus db init`"))
+            })?;
+            vec![role.id]
+        }
+    };
+    let phone = e164(&body.phone);
+    let phone_taken = || AppError::Conflict(format!("Phone '{phone}' already exists"));
+    if accounts::user_by_phone(&state.db, &phone).await?.is_some() {
+        return Err(phone_taken());
+    }
+    let email = body.email.as_deref().and_then(|e| normalize_email(e).ok());
+    let email_taken = || AppError::Conflict(format!("Email '{}' already exists", email.clone().unwrap_or_default()));
+    if let Some(e) = &email
+        && accounts::email_taken(&state.db, e, None).await?
+    {
+        return Err(email_taken());
+    }
+    let hash = password::hash(body.password).await?;
+    let mut tx = state.db.begin().await?;
+    let user = accounts::insert_user(
+        &mut *tx,
+        &accounts::NewUser {
+            phone: &phone,
+            name: body.name.trim(),
+            email: email.as_deref(),
+            gender: body.gender.as_deref(),
+            date_of_birth: body.date_of_birth,
+            place: body.place.as_deref(),
+            hashed_password: Some(&hash),
+        },
+    )
+    .await
+    .on_constraint("ix_user_phone", phone_taken)
+    .map_err(|e| e.on_constraint("ix_user_email", email_taken))?;
+    users::add_roles(&mut *tx, user.id, &role_ids).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, by_admin = is_admin, "account created");
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// One user (admins, reviewers, and the user themself).
+#[utoipa::path(
+    get, path = "/api/v1/users/{user_id}", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = UserRecord),
+        (status = 403, description = "Not allowed", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+        (status = 422, description = "Not a UUID", body = ValidationErrorBody),
+    )
+)]
+pub async fn get_user(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(user_id): Path<String>,
+) -> Result<Json<UserRecord>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    require_self_or::<AdminOrReviewer>(&caller, user_id)?;
+    Ok(Json(accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?))
+}
+
+/// Applies an update after the caller's rights were checked.
+async fn apply_update(state: &AppState, user_id: Uuid, body: UserUpdateRequest) -> Result<UserRecord> {
+    let current = accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
+    let email = match body.email {
+        Some(Some(e)) => Some(Some(normalize_email(&e).unwrap_or(e))),
+        other => other,
+    };
+    let email_taken = |e: &str| AppError::Conflict(format!("Email '{e}' already exists"));
+    if let Some(Some(e)) = &email
+        && current.email.as_deref() != Some(e.as_str())
+        && accounts::email_taken(&state.db, e, Some(user_id)).await?
+    {
+        return Err(email_taken(e));
+    }
+    let changes = UserChanges {
+        name: body.name.flatten().map(|n| n.trim().to_owned()),
+        email: email.clone(),
+        gender: body.gender,
+        date_of_birth: body.date_of_birth,
+        place: body.place,
+        is_active: body.is_active.flatten(),
+        has_given_consent: body.has_given_consent.flatten(),
+        last_login_at: body.last_login_at,
+    };
+    let updated = accounts::update_user(&state.db, user_id, &changes)
+        .await
+        .on_constraint("ix_user_email", || email_taken(email.clone().flatten().as_deref().unwrap_or_default()))?
+        .ok_or_else(|| user_not_found(user_id))?;
+    if changes.is_active == Some(false) {
+        tracing::info!(user_id = %user_id, "account deactivated; its tokens are revoked");
+    }
+    Ok(updated)
+}
+
+/// Replaces the given fields of a user (admins). `is_active: false` locks the user out at once.
+#[utoipa::path(
+    put, path = "/api/v1/users/{user_id}", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id")),
+    request_body = UserUpdateRequest,
+    responses(
+        (status = 200, description = "Updated", body = UserRecord),
+        (status = 403, description = "Not an admin", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+        (status = 409, description = "`Email '<e>' already exists`", body = ErrorDetail),
+        (status = 422, description = "Invalid body", body = ValidationErrorBody),
+    )
+)]
+pub async fn put_user(
+    State(state): State<AppState>,
+    _caller: Auth<UsersUpdate>,
+    Path(user_id): Path<String>,
+    ValidJson(body): ValidJson<UserUpdateRequest>,
+) -> Result<Json<UserRecord>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    Ok(Json(apply_update(&state, user_id, body).await?))
+}
+
+/// Partly updates a user: the user themself may change their own profile fields
+/// (name, email, gender, date of birth, place, consent, last login); admins may also set `is_active`.
+#[utoipa::path(
+    patch, path = "/api/v1/users/{user_id}", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id")),
+    request_body = UserUpdateRequest,
+    responses(
+        (status = 200, description = "Updated", body = UserRecord),
+        (status = 403, description = "Not this user nor an admin, or a field only admins set", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+        (status = 409, description = "`Email '<e>' already exists`", body = ErrorDetail),
+        (status = 422, description = "Invalid body", body = ValidationErrorBody),
+    )
+)]
+pub async fn patch_user(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(user_id): Path<String>,
+    ValidJson(body): ValidJson<UserUpdateRequest>,
+) -> Result<Json<UserRecord>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    require_self_or::<UsersUpdate>(&caller, user_id)?;
+    if !UsersUpdate::allows(&caller.roles) && body.is_active.is_some() {
+        return Err(AppError::Forbidden(UsersUpdate::denied_message(&caller.roles)));
+    }
+    Ok(Json(apply_update(&state, user_id, body).await?))
+}
+
+/// Deletes a user without records (their role links go with them); a user with records must be
+/// deactivated instead.
+#[utoipa::path(
+    delete, path = "/api/v1/users/{user_id}", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "`User <name> deleted successfully`", body = MessageResponse),
+        (status = 403, description = "Not an admin", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+        (status = 409, description = "The user has records", body = ErrorDetail),
+    )
+)]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    caller: Auth<UsersDelete>,
+    Path(user_id): Path<String>,
+) -> Result<Json<MessageResponse>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    let user = accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
+    let has_records = || {
+        AppError::Conflict(format!(
+            "User {} has records and cannot be deleted; deactivate the account instead",
+            user.name
+        ))
+    };
+    if accounts::has_records(&state.db, user_id).await? {
+        return Err(has_records());
+    }
+    accounts::delete_user(&state.db, user_id).await.on_constraint("record_user_id_fkey", has_records)?;
+    tracing::info!(user_id = %user_id, admin_id = %caller.id, "account deleted");
+    Ok(Json(MessageResponse::new(format!("User {} deleted successfully", user.name))))
+}
+
+/// A user with their roles (admins, reviewers, and the user themself).
+#[utoipa::path(
+    get, path = "/api/v1/users/{user_id}/with-roles", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user with roles", body = UserWithRoles),
+        (status = 403, description = "Not allowed", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+    )
+)]
+pub async fn get_user_with_roles(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(user_id): Path<String>,
+) -> Result<Json<UserWithRoles>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    require_self_or::<UsersRead>(&caller, user_id)?;
+    Ok(Json(user_with_roles(&state, user_id).await?))
+}
+
+/// The user a phone number designates (any form: `9000000001`, `+919000000001`, `%2B91...`).
+#[utoipa::path(
+    get, path = "/api/v1/users/phone/{phone}", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("phone" = String, Path, description = "Phone number")),
+    responses(
+        (status = 200, description = "The user", body = UserRecord),
+        (status = 403, description = "Not an admin or reviewer", body = ErrorDetail),
+        (status = 404, description = "`User with phone {phone} not found`", body = ErrorDetail),
+    )
+)]
+pub async fn get_user_by_phone(
+    State(state): State<AppState>,
+    _caller: Auth<UsersRead>,
+    Path(phone): Path<String>,
+) -> Result<Json<UserRecord>> {
+    let user = accounts::user_by_phone(&state.db, &phone)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("User with phone {phone} not found")))?;
+    Ok(Json(user))
+}
+
+/// A user's roles (admins, reviewers, and the user themself).
+#[utoipa::path(
+    get, path = "/api/v1/users/{user_id}/roles", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Roles", body = [RoleRecord]),
+        (status = 403, description = "Not allowed", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+    )
+)]
+pub async fn get_user_roles(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(user_id): Path<String>,
+) -> Result<Json<Vec<RoleRecord>>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    require_self_or::<UsersRead>(&caller, user_id)?;
+    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
+    Ok(Json(accounts::roles_of(&state.db, user_id).await?))
+}
+
+/// Replaces a user's roles with a JSON array of role ids (duplicates ignored); effective on the
+/// user's next request.
+#[utoipa::path(
+    post, path = "/api/v1/users/{user_id}/roles", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id")),
+    request_body = Vec<i32>,
+    responses(
+        (status = 200, description = "The user's roles now", body = [RoleRecord]),
+        (status = 400, description = "`Role with id {id} not found`", body = ErrorDetail),
+        (status = 403, description = "Not an admin", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+        (status = 422, description = "Not an array of integers", body = ValidationErrorBody),
+    )
+)]
+pub async fn replace_user_roles(
+    State(state): State<AppState>,
+    caller: Auth<UsersCreate>,
+    Path(user_id): Path<String>,
+    ValidJson(role_ids): ValidJson<Vec<i32>>,
+) -> Result<Json<Vec<RoleRecord>>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
+    let ids = dedup(&role_ids);
+    if let Some(missing) = accounts::first_missing_role(&state.db, &ids).await? {
+        return Err(AppError::BadRequest(format!("Role with id {missing} not found")));
+    }
+    let mut tx = state.db.begin().await?;
+    users::replace_roles(&mut tx, user_id, &ids).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user_id, admin_id = %caller.id, roles = ?ids, "roles replaced");
+    Ok(Json(accounts::roles_of(&state.db, user_id).await?))
+}
+
+/// Adds one role to a user.
+#[utoipa::path(
+    put, path = "/api/v1/users/{user_id}/roles/add", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id"), AddRoleQuery),
+    responses(
+        (status = 200, description = "The user's roles now", body = [RoleRecord]),
+        (status = 400, description = "`Role with id {id} not found`", body = ErrorDetail),
+        (status = 403, description = "Not an admin", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+        (status = 422, description = "`role_id` missing or not an integer", body = ValidationErrorBody),
+    )
+)]
+pub async fn add_user_role(
+    State(state): State<AppState>,
+    caller: Auth<UsersUpdate>,
+    Path(user_id): Path<String>,
+    ValidQuery(query): ValidQuery<AddRoleQuery>,
+) -> Result<Json<Vec<RoleRecord>>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
+    if accounts::get_role(&state.db, query.role_id).await?.is_none() {
+        return Err(AppError::BadRequest(format!("Role with id {} not found", query.role_id)));
+    }
+    users::add_roles(&state.db, user_id, &[query.role_id]).await?;
+    tracing::info!(user_id = %user_id, admin_id = %caller.id, role_id = query.role_id, "role added");
+    Ok(Json(accounts::roles_of(&state.db, user_id).await?))
+}
+
+/// Removes one role from a user (no-op when the user does not hold it).
+#[utoipa::path(
+    delete, path = "/api/v1/users/{user_id}/roles/{role_id}", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id"), ("role_id" = i32, Path, description = "Role id")),
+    responses(
+        (status = 200, description = "The user's remaining roles", body = [RoleRecord]),
+        (status = 400, description = "`Role with id {id} not found`", body = ErrorDetail),
+        (status = 403, description = "Not an admin", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+    )
+)]
+pub async fn remove_user_role(
+    State(state): State<AppState>,
+    caller: Auth<UsersDelete>,
+    Path((user_id, role_id)): Path<(String, String)>,
+) -> Result<Json<Vec<RoleRecord>>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    let role_id = path_int("role_id", &role_id)?;
+    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
+    if accounts::get_role(&state.db, role_id).await?.is_none() {
+        return Err(AppError::BadRequest(format!("Role with id {role_id} not found")));
+    }
+    users::remove_role(&state.db, user_id, role_id).await?;
+    tracing::info!(user_id = %user_id, admin_id = %caller.id, role_id, "role removed");
+    Ok(Json(accounts::roles_of(&state.db, user_id).await?))
+}
+
+fn non_empty(items: Vec<ContributionItem>) -> Option<Vec<ContributionItem>> {
+    if items.is_empty() { None } else { Some(items) }
+}
+
+/// A user's contributions: totals per media type, the records of each, and audio/video seconds
+/// (the user themself, admins and reviewers).
+#[utoipa::path(
+    get, path = "/api/v1/users/{user_id}/contributions", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Contributions", body = ContributionRead),
+        (status = 403, description = "Not allowed", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+    )
+)]
+pub async fn get_contributions(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(user_id): Path<String>,
+) -> Result<Json<ContributionRead>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    // Rights first: unprivileged callers must not learn which user ids exist.
+    require_self_or::<UsersRead>(&caller, user_id)?;
+    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
+    let totals = accounts::contribution_totals(&state.db, user_id).await?;
+    let items = accounts::contribution_items(&state.db, user_id, None).await?;
+    let of = |m: &str| non_empty(items.iter().filter(|i| i.media_type == m).cloned().collect());
+    let count = |m: &str| totals.counts.iter().find(|(name, _)| name == m).map_or(0, |(_, n)| *n);
+    Ok(Json(ContributionRead {
+        user_id,
+        total_contributions: totals.counts.iter().map(|(_, n)| n).sum(),
+        contributions_by_media_type: ContributionsByMediaType {
+            text: count("text"),
+            audio: count("audio"),
+            image: count("image"),
+            video: count("video"),
+        },
+        audio_contributions: of("audio"),
+        video_contributions: of("video"),
+        text_contributions: of("text"),
+        image_contributions: of("image"),
+        audio_duration: totals.audio_duration,
+        video_duration: totals.video_duration,
+    }))
+}
+
+/// A user's contributions of one media type.
+#[utoipa::path(
+    get, path = "/api/v1/users/{user_id}/contributions/{media_type}", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(
+        ("user_id" = Uuid, Path, description = "User id"),
+        ("media_type" = MediaType, Path, description = "text, audio, video or image"),
+    ),
+    responses(
+        (status = 200, description = "Contributions", body = ContributionFilterRead),
+        (status = 403, description = "Not allowed", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+        (status = 422, description = "Unknown media type", body = ValidationErrorBody),
+    )
+)]
+pub async fn get_contributions_by_media_type(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path((user_id, media_type)): Path<(String, String)>,
+) -> Result<Json<ContributionFilterRead>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    let Some(media_type) = MediaType::parse(&media_type) else {
+        let expected = "'text', 'audio', 'video' or 'image'";
+        return Err(AppError::field(
+            FieldError::new("enum", &["path", "media_type"], format!("Input should be {expected}"))
+                .with_input(media_type)
+                .with_ctx(json!({ "expected": expected })),
+        ));
+    };
+    require_self_or::<UsersRead>(&caller, user_id)?;
+    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
+    let items = accounts::contribution_items(&state.db, user_id, Some(media_type.as_str())).await?;
+    Ok(Json(ContributionFilterRead {
+        user_id,
+        total_contributions: items.len() as i64,
+        contributions: non_empty(items),
+    }))
+}

@@ -1,0 +1,138 @@
+//! Fixed-window rate limits, shared by every replica through Redis when `REDIS_URL` is set, kept
+//! in this process otherwise.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+/// Counts hits per key in fixed windows.
+#[derive(Clone)]
+pub struct RateLimiter {
+    backend: Arc<Backend>,
+}
+
+enum Backend {
+    Memory(Mutex<HashMap<String, (u32, Instant)>>),
+    Redis { client: redis::Client, prefix: String, manager: OnceCell<ConnectionManager> },
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match *self.backend {
+            Backend::Memory(_) => "memory",
+            Backend::Redis { .. } => "redis",
+        };
+        f.debug_struct("RateLimiter").field("backend", &kind).finish()
+    }
+}
+
+impl RateLimiter {
+    /// An in-process limiter.
+    pub fn memory() -> Self {
+        Self { backend: Arc::new(Backend::Memory(Mutex::new(HashMap::new()))) }
+    }
+
+    /// A limiter in Redis at `url`, every key under `prefix`. Connects on first use, so the
+    /// service starts even while Redis is still coming up.
+    pub fn redis(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
+        Ok(Self { backend: Arc::new(Backend::Redis { client, prefix: prefix.to_owned(), manager: OnceCell::new() }) })
+    }
+
+    /// Records one hit on `key`; returns `false` when that hit is over `limit` in the current
+    /// window of `window` (the hit is still counted).
+    pub async fn hit(&self, key: &str, limit: u32, window: Duration) -> anyhow::Result<bool> {
+        match &*self.backend {
+            Backend::Memory(map) => {
+                let now = Instant::now();
+                let mut map = map.lock().expect("rate limiter lock");
+                // Dropping expired windows here keeps the map bounded by the keys of one window.
+                if map.len() > 10_000 {
+                    map.retain(|_, (_, end)| *end > now);
+                }
+                let entry = map.entry(key.to_owned()).or_insert((0, now + window));
+                if entry.1 <= now {
+                    *entry = (0, now + window);
+                }
+                entry.0 += 1;
+                Ok(entry.0 <= limit)
+            }
+            Backend::Redis { prefix, .. } => {
+                let mut conn = self.connection().await?;
+                let full = format!("{prefix}{key}");
+                let secs = window.as_secs().max(1);
+                let (count,): (u64,) = redis::pipe()
+                    .atomic()
+                    .incr(&full, 1u64)
+                    .cmd("EXPIRE")
+                    .arg(&full)
+                    .arg(secs)
+                    .arg("NX")
+                    .ignore()
+                    .query_async(&mut conn)
+                    .await
+                    .context("rate limit counter in Redis")?;
+                Ok(count <= u64::from(limit))
+            }
+        }
+    }
+
+    /// Takes back one hit on `key` (used when the limited action did not happen after all).
+    pub async fn undo(&self, key: &str) -> anyhow::Result<()> {
+        match &*self.backend {
+            Backend::Memory(map) => {
+                if let Some(entry) = map.lock().expect("rate limiter lock").get_mut(key) {
+                    entry.0 = entry.0.saturating_sub(1);
+                }
+                Ok(())
+            }
+            Backend::Redis { prefix, .. } => {
+                let mut conn = self.connection().await?;
+                let _: i64 = redis::cmd("DECR")
+                    .arg(format!("{prefix}{key}"))
+                    .query_async(&mut conn)
+                    .await
+                    .context("rate limit counter in Redis")?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn connection(&self) -> anyhow::Result<ConnectionManager> {
+        let Backend::Redis { client, manager, .. } = &*self.backend else { unreachable!("redis backend") };
+        let manager = manager
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Duration::from_secs(2))
+                    .set_response_timeout(Duration::from_secs(2))
+                    .set_number_of_retries(2);
+                ConnectionManager::new_with_config(client.clone(), config).await.context("connecting to Redis")
+            })
+            .await?;
+        Ok(manager.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_limiter_counts_per_window_and_undoes() {
+        let limiter = RateLimiter::memory();
+        let w = Duration::from_secs(60);
+        assert!(limiter.hit("a", 2, w).await.unwrap());
+        assert!(limiter.hit("a", 2, w).await.unwrap());
+        assert!(!limiter.hit("a", 2, w).await.unwrap());
+        assert!(limiter.hit("b", 2, w).await.unwrap());
+        limiter.undo("a").await.unwrap();
+        limiter.undo("a").await.unwrap();
+        assert!(limiter.hit("a", 2, w).await.unwrap());
+    }
+}
