@@ -48,8 +48,8 @@ pub fn build(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
                     let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    // The path only: query strings may carry phone numbers.
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
+                    // The path only (query strings may carry phone numbers), with phones in paths masked.
+                    tracing::info_span!("request", method = %request.method(), path = %redacted_path(request.uri().path()), request_id = %request_id)
                 })
                 .on_response(|response: &Response, latency: Duration, _span: &Span| {
                     tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
@@ -58,6 +58,14 @@ pub fn build(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .with_state(state)
+}
+
+/// The request path as logged: a phone number in `/users/phone/{phone}` is replaced by `{phone}`.
+fn redacted_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.find("/users/phone/") {
+        Some(at) => format!("{}/users/phone/{{phone}}", &path[..at]).into(),
+        None => path.into(),
+    }
 }
 
 /// Wraps the router so that API collection routes answer with and without a trailing slash,
@@ -107,5 +115,15 @@ fn cors_layer(origins: Option<Vec<String>>) -> CorsLayer {
                 .allow_headers(tower_http::cors::AllowHeaders::mirror_request())
                 .allow_credentials(true)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn phone_numbers_in_paths_are_not_logged() {
+        assert_eq!(super::redacted_path("/api/v1/users/phone/+919000000001"), "/api/v1/users/phone/{phone}");
+        assert_eq!(super::redacted_path("/api/v1/users/phone/%2B919000000001/"), "/api/v1/users/phone/{phone}");
+        assert_eq!(super::redacted_path("/api/v1/records"), "/api/v1/records");
     }
 }

@@ -6,7 +6,7 @@
 
 use axum::{
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Path, Request, rejection::PathRejection},
+    extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request, rejection::PathRejection},
     http::{header, request::Parts},
 };
 use serde::de::DeserializeOwned;
@@ -400,6 +400,22 @@ where
                         (key.clone(), value.clone(), *expected_type)
                     }
                     ErrorKind::ParseError { value, expected_type } => (String::new(), value.clone(), *expected_type),
+                    ErrorKind::DeserializeError { key, value, message } => {
+                        let expected = if message.to_ascii_lowercase().contains("uuid") { "Uuid" } else { "" };
+                        (key.clone(), value.clone(), expected)
+                    }
+                    // Types that parse themselves from a string (Uuid) fail with a bare message;
+                    // name the single path parameter from the raw params instead.
+                    ErrorKind::Message(message) => {
+                        let raw = RawPathParams::from_request_parts(parts, state).await.ok();
+                        let (key, value) = raw
+                            .as_ref()
+                            .and_then(|p| p.iter().next())
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .unwrap_or_default();
+                        let expected = if message.to_ascii_lowercase().contains("uuid") { "Uuid" } else { "" };
+                        (key, value, expected)
+                    }
                     other => return Err(AppError::BadRequest(other.to_string())),
                 };
                 let (kind, msg) = if expected.contains("Uuid") {
@@ -523,5 +539,29 @@ mod tests {
         let AppError::Validation(errors) = v.finish().unwrap_err() else { panic!() };
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].msg, "String should have at least 1 character");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_uuid_path_parameter_is_a_422_naming_it() {
+        use axum::{Router, body::Body, http::Request as HttpRequest, routing::get};
+        use tower::ServiceExt;
+
+        async fn handler(ValidPath(id): ValidPath<uuid::Uuid>) -> String {
+            id.to_string()
+        }
+        let app: Router = Router::new().route("/things/{thing_id}", get(handler));
+        let response =
+            app.clone().oneshot(HttpRequest::get("/things/not-a-uuid").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), 422);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["errors"][0]["type"], "uuid_parsing");
+        assert_eq!(body["errors"][0]["loc"], json!(["path", "thing_id"]));
+        assert_eq!(body["errors"][0]["input"], "not-a-uuid");
+        let ok = app
+            .oneshot(HttpRequest::get("/things/6f1c1a3e-0000-4000-8000-000000000000").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
     }
 }

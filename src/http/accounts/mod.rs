@@ -137,8 +137,8 @@ fn user_not_found(id: Uuid) -> AppError {
     AppError::NotFound(format!("User with id {id} not found"))
 }
 
-/// Parses a UUID path parameter; 422 `uuid_parsing` at `["path", name]` otherwise. (Done here
-/// rather than by `ValidPath<Uuid>`, which answers 400 for a bad UUID.)
+/// Parses a UUID path parameter (surrounding spaces allowed); 422 `uuid_parsing` at
+/// `["path", name]` otherwise.
 fn path_uuid(name: &str, raw: &str) -> Result<Uuid> {
     Uuid::parse_str(raw.trim()).map_err(|_| {
         AppError::field(
