@@ -192,7 +192,7 @@ pub struct Config {
     /// Minutes after its last chunk that an unfinished resumable upload is deleted.
     #[arg(long, env = "UPLOAD_SESSION_TTL_MINUTES", default_value_t = 1440)]
     pub upload_session_ttl_minutes: i64,
-    /// Seconds between two sweeps for abandoned uploads (0 disables the sweep in `serve`).
+    /// Seconds between two maintenance sweeps in `serve` (abandoned uploads, expired OTP rows; 0 disables).
     #[arg(long, env = "UPLOAD_CLEANUP_INTERVAL_SECONDS", default_value_t = 900)]
     pub upload_cleanup_interval_seconds: u64,
     /// Prefix of every Redis key this service writes (lets several deployments share one Redis).

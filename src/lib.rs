@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jobs;
 /// Facts about uploaded files from their bytes: real type, allowed-ness, duration, SHA-256.
 pub mod media;
 pub mod ratelimit;

@@ -28,7 +28,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let pool = db::connect(&config).await.context("connecting to the database")?;
     let bind = config.bind;
     let state = AppState::new(config, pool)?;
-    let cleanup = crate::http::records::upload::spawn_upload_cleanup(state.clone());
+    let maintenance = crate::jobs::maintenance::spawn(state.clone());
     let app = router::with_trailing_slash_tolerance(router::build(state));
 
     let listener = TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
@@ -36,7 +36,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     axum::serve(listener, ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    if let Some(task) = cleanup {
+    if let Some(task) = maintenance {
         task.abort();
     }
     tracing::info!("stopped");

@@ -10,6 +10,7 @@ mod accounts_users;
 mod cli_db;
 mod cli_users;
 mod foundation;
+mod maintenance;
 mod records_categories;
 mod records_crud;
 mod records_upload;

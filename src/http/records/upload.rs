@@ -734,27 +734,6 @@ pub async fn cleanup_abandoned_uploads(state: &AppState, older_than: Duration) -
     Ok(removed)
 }
 
-/// Runs [`cleanup_abandoned_uploads`] every `UPLOAD_CLEANUP_INTERVAL_SECONDS` (started by `serve`).
-pub fn spawn_upload_cleanup(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
-    let every = state.config.upload_cleanup_interval_seconds;
-    if every == 0 {
-        return None;
-    }
-    let ttl = Duration::from_secs(state.config.upload_session_ttl_minutes.max(1) as u64 * 60);
-    Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(every));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match cleanup_abandoned_uploads(&state, ttl).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "abandoned uploads cleaned up"),
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), "abandoned upload cleanup failed"),
-            }
-        }
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,41 @@
+//! The periodic maintenance sweep removes long-expired OTP rows and keeps everything else.
+
+use corpus_te::{jobs::maintenance, state::AppState};
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn the_sweep_deletes_only_long_expired_otp_rows_and_no_user_content() {
+    let app = TestApp::spawn().await;
+    let user = app.contributor().await;
+    let category: uuid::Uuid = sqlx::query_scalar("INSERT INTO category (name, title) VALUES ('c', 'C') RETURNING id")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    // An old pending record: the original's cleanup deleted these; ours must not.
+    sqlx::query(
+        "INSERT INTO record (user_id, category_id, title, media_type, status, created_at)
+         VALUES ($1, $2, 'old pending', 'text', 'pending', now() - interval '90 days')",
+    )
+    .bind(user.id)
+    .bind(category)
+    .execute(app.pool())
+    .await
+    .unwrap();
+    for (phone, expired) in [("+919000000001", "2 days"), ("+919000000002", "1 minute")] {
+        sqlx::query(&format!(
+            "INSERT INTO otp (phone_number, otp_hash, expires_at) VALUES ($1, 'h', now() - interval '{expired}')"
+        ))
+        .bind(phone)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    }
+    let state = AppState::new(app.config.clone(), app.pool().clone()).unwrap();
+    let report = maintenance::sweep(&state).await.unwrap();
+    assert_eq!(report.otps, 1);
+    let left: Vec<String> = sqlx::query_scalar("SELECT phone_number FROM otp").fetch_all(app.pool()).await.unwrap();
+    assert_eq!(left, vec!["+919000000002"]);
+    let records: i64 = sqlx::query_scalar("SELECT count(*) FROM record").fetch_one(app.pool()).await.unwrap();
+    assert_eq!(records, 1, "user content is never deleted by maintenance");
+}
