@@ -188,6 +188,10 @@ pub struct Config {
     /// Sends allowed per client IP per hour.
     #[arg(long, env = "OTP_IP_LIMIT_PER_HOUR", default_value_t = 30)]
     pub otp_ip_limit_per_hour: u32,
+    /// Password logins allowed per phone within 15 minutes before 429 (successful ones are not
+    /// counted); stops password guessing. 0 turns the limit off.
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 10)]
+    pub login_max_failures: u32,
 
     /// Minutes after its last chunk that an unfinished resumable upload is deleted.
     #[arg(long, env = "UPLOAD_SESSION_TTL_MINUTES", default_value_t = 1440)]

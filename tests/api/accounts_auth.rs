@@ -98,6 +98,28 @@ async fn wrong_password_unknown_phone_and_inactive_user_get_401() {
 }
 
 #[tokio::test]
+async fn repeated_wrong_passwords_lock_the_phone_but_successes_do_not_count() {
+    let app = TestApp::spawn_with(|c| c.login_max_failures = 3).await;
+    let (victim, other) = (app.contributor().await, app.contributor().await);
+    let login = |phone: &str, password: &str| {
+        send(app.post("/api/v1/auth/login").json(&json!({"phone": phone, "password": password})))
+    };
+    // Successful logins never add up.
+    for _ in 0..5 {
+        assert_eq!(login(&victim.phone, PASSWORD).await.0, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(login(&victim.phone, "guess").await.0, 401);
+    }
+    let (status, body) = login(&victim.phone, "guess").await;
+    assert_eq!((status, body), (429, json!({"detail": "Too many failed login attempts. Please try again later."})));
+    // Locked even with the right password, in any phone form; other accounts are unaffected.
+    assert_eq!(login(&victim.phone, PASSWORD).await.0, 429);
+    assert_eq!(login(victim.phone.trim_start_matches("+91"), PASSWORD).await.0, 429);
+    assert_eq!(login(&other.phone, PASSWORD).await.0, 200);
+}
+
+#[tokio::test]
 async fn refresh_issues_a_new_token_for_any_authenticated_user() {
     let app = TestApp::spawn().await;
     let nobody = app.create_user(&[]).await;

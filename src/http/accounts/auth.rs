@@ -1,12 +1,13 @@
 //! Password authentication: login, the caller's profile, token refresh, password change and the
 //! admin-only password reset.
 
-use std::sync::OnceLock;
+use std::{sync::OnceLock, time::Duration};
 
 use axum::{Json, extract::State};
 
 use super::{
     dto::{LoginRequest, MessageResponse, PasswordChangeRequest, PasswordResetRequest, TokenWithUser, UserWithRoles},
+    otp::limiter_down,
     user_with_roles,
 };
 use crate::{
@@ -16,6 +17,7 @@ use crate::{
         roles::AdminOnly,
     },
     db::accounts,
+    domain::normalize_phone,
     error::{AppError, Result},
     http::{
         ValidJson,
@@ -23,6 +25,9 @@ use crate::{
     },
     state::AppState,
 };
+
+/// Window in which failed password logins of one phone are counted.
+const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// Checks a password against a throwaway hash, so that an unknown phone costs as much time as a
 /// wrong password and response times do not reveal which phones have accounts.
@@ -56,6 +61,13 @@ pub async fn login(
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> Result<Json<TokenWithUser>> {
     let incorrect = || AppError::Unauthorized("Incorrect phone number or password".into());
+    // Every attempt counts against the phone and a success takes its count back, so only
+    // failures accumulate; once over the limit even the right password waits for the window.
+    let key = format!("login:phone:{}", normalize_phone(&body.phone).unwrap_or_else(|_| body.phone.trim().to_owned()));
+    let limit = state.config.login_max_failures;
+    if limit > 0 && !state.limiter.hit(&key, limit, LOGIN_FAILURE_WINDOW).await.map_err(limiter_down)? {
+        return Err(AppError::TooManyRequests("Too many failed login attempts. Please try again later.".into()));
+    }
     let credentials = accounts::credentials_by_phone(&state.db, &body.phone).await?;
     let Some((credentials, stored)) = credentials.and_then(|c| c.hashed_password.clone().map(|h| (c, h))) else {
         spend_equal_time(body.password).await;
@@ -64,6 +76,9 @@ pub async fn login(
     let verified = password::verify(body.password.clone(), stored).await?;
     if verified == Verified::No {
         return Err(incorrect());
+    }
+    if limit > 0 {
+        let _ = state.limiter.undo(&key).await;
     }
     if !credentials.is_active {
         return Err(AppError::Unauthorized("Inactive user".into()));

@@ -33,7 +33,8 @@ use crate::{
 const RATE_LIMITED: &str = "Rate limit exceeded. Please try again later.";
 const INVALID_CODE: &str = "Invalid or expired OTP";
 
-fn limiter_down(err: anyhow::Error) -> AppError {
+/// The answer when the rate limiter (Redis) cannot be reached: fail closed, log once.
+pub(super) fn limiter_down(err: anyhow::Error) -> AppError {
     tracing::error!(error = %format!("{err:#}"), "rate limiter unavailable");
     AppError::ServiceUnavailable("Service temporarily unavailable. Please try again later.".into())
 }
