@@ -18,6 +18,7 @@ WORKDIR /var/lib/corpus
 ENV CORPUS_ENV=production \
     CORPUS_BIND=0.0.0.0:8000 \
     STORAGE_DIR=/var/lib/corpus/data \
+    UPLOAD_TMP_DIR=/var/lib/corpus/data/.spool \
     LOG_FORMAT=json
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["corpus", "healthcheck"]

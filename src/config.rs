@@ -196,6 +196,10 @@ pub struct Config {
     /// Minutes after its last chunk that an unfinished resumable upload is deleted.
     #[arg(long, env = "UPLOAD_SESSION_TTL_MINUTES", default_value_t = 1440)]
     pub upload_session_ttl_minutes: i64,
+    /// Directory where uploads are spooled while they arrive (default: the system temp dir);
+    /// point it at a disk with room for `MAX_FILE_SIZE` per concurrent upload.
+    #[arg(long, env = "UPLOAD_TMP_DIR")]
+    pub upload_tmp_dir: Option<PathBuf>,
     /// Seconds between two maintenance sweeps in `serve` (abandoned uploads, expired OTP rows; 0 disables).
     #[arg(long, env = "UPLOAD_CLEANUP_INTERVAL_SECONDS", default_value_t = 900)]
     pub upload_cleanup_interval_seconds: u64,

@@ -32,6 +32,10 @@ impl AppState {
     /// Builds the state from a configuration and an open pool.
     pub fn new(config: Config, db: PgPool) -> anyhow::Result<Self> {
         let storage = Storage::from_config(&config)?;
+        if let Some(dir) = &config.upload_tmp_dir {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("creating UPLOAD_TMP_DIR {}: {e}", dir.display()))?;
+        }
         let tokens = TokenKeys::new(&config.secret(), config.access_token_expire_minutes);
         let sms = SmsSender::from_config(&config)?;
         let limiter = match config.redis_url.as_deref().filter(|u| !u.trim().is_empty()) {

@@ -556,3 +556,25 @@ async fn record_upload_storage_failure_leaves_no_record() {
     assert_eq!(chunks, 0);
     assert!(s3_objects(&s3).is_empty());
 }
+
+#[tokio::test]
+async fn record_upload_spools_in_upload_tmp_dir_and_fails_cleanly_without_it() {
+    let spool = tempfile::tempdir().unwrap();
+    let spool_dir = spool.path().join("spool");
+    let dir = spool_dir.clone();
+    let app = TestApp::spawn_with(move |c| c.upload_tmp_dir = Some(dir)).await;
+    assert!(spool_dir.is_dir(), "the spool directory is created at start");
+    let user = app.contributor().await;
+    let cat = category(&app, "images").await.to_string();
+    let fields = [("title", "t"), ("category_id", cat.as_str()), ("media_type", "image")];
+    let (status, body) = upload(&app, &user, &fields, Some(("file", "p.png", &fixture("pic.png")))).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(std::fs::read_dir(&spool_dir).unwrap().count(), 0, "spool files are removed after use");
+
+    // Without its spool directory the upload fails as a 500, and leaves no row and no object.
+    std::fs::remove_dir_all(&spool_dir).unwrap();
+    let before = (record_count(&app).await, stored_files(&app).len());
+    let (status, body) = upload(&app, &user, &fields, Some(("file", "p.png", &fixture("pic.png")))).await;
+    assert_eq!((status, body), (500, json!({"detail": "Internal server error"})));
+    assert_eq!((record_count(&app).await, stored_files(&app).len()), before);
+}

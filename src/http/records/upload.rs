@@ -69,9 +69,13 @@ fn too_large(max: u64) -> AppError {
 }
 
 impl Spooler {
-    fn new(max: u64) -> Result<Self> {
-        let file = tempfile::NamedTempFile::new()
-            .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("creating a temporary file")))?;
+    fn new(max: u64, dir: Option<&std::path::Path>) -> Result<Self> {
+        let builder = tempfile::Builder::new().prefix("corpus-upload-").clone();
+        let file = match dir {
+            Some(dir) => builder.tempfile_in(dir),
+            None => builder.tempfile(),
+        }
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("creating a temporary file")))?;
         let out = file.reopen().map_err(|e| AppError::Internal(e.into()))?;
         Ok(Self {
             file,
@@ -109,8 +113,8 @@ fn body_parse_error() -> AppError {
     AppError::BadRequest("There was an error parsing the body".into())
 }
 
-async fn spool_field(field: &mut Field<'_>, max: u64) -> Result<Spooled> {
-    let mut spooler = Spooler::new(max)?;
+async fn spool_field(field: &mut Field<'_>, max: u64, dir: Option<&std::path::Path>) -> Result<Spooled> {
+    let mut spooler = Spooler::new(max, dir)?;
     while let Some(chunk) = field
         .chunk()
         .await
@@ -378,7 +382,7 @@ pub async fn upload(
             let name = field.name().unwrap_or("").to_owned();
             if name == "file" && file.is_none() {
                 let client_name = field.file_name().filter(|n| !n.is_empty()).map(decode_file_name);
-                file = Some((spool_field(&mut field, max).await?, client_name));
+                file = Some((spool_field(&mut field, max, state.config.upload_tmp_dir.as_deref()).await?, client_name));
             } else {
                 let value = read_text(&mut field).await?;
                 pairs.push((name, value));
@@ -492,7 +496,7 @@ async fn assemble_and_store(
         let shown: Vec<String> = missing.iter().take(50).map(i32::to_string).collect();
         return Err(AppError::BadRequest(format!("Upload incomplete: missing chunks [{}]", shown.join(", "))));
     }
-    let mut spooler = Spooler::new(state.config.max_file_size)?;
+    let mut spooler = Spooler::new(state.config.max_file_size, state.config.upload_tmp_dir.as_deref())?;
     for index in 0..session.total_chunks {
         let key = chunk_key(upload_uuid, index);
         let object = state.storage.get(&key, None).await.map_err(|e| {
@@ -565,7 +569,7 @@ pub async fn upload_chunk(
         let name = field.name().unwrap_or("").to_owned();
         if (name == "chunk" || name == "file") && chunk.is_none() {
             let client_name = field.file_name().filter(|n| !n.is_empty()).map(decode_file_name);
-            chunk = Some((spool_field(&mut field, max).await?, client_name));
+            chunk = Some((spool_field(&mut field, max, state.config.upload_tmp_dir.as_deref()).await?, client_name));
         } else {
             let value = read_text(&mut field).await?;
             pairs.push((name, value));
