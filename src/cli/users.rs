@@ -11,7 +11,10 @@ use clap::Subcommand;
 use crate::{
     auth::password,
     config::Config,
-    db::users::{self, UserRow},
+    db::{
+        accounts::{self, UserRecord},
+        users,
+    },
     domain::{RoleName, normalize_phone},
 };
 
@@ -105,25 +108,25 @@ pub async fn run(config: &Config, command: UsersCommand) -> anyhow::Result<ExitC
 async fn execute(pool: &sqlx::PgPool, command: UsersCommand) -> anyhow::Result<()> {
     match command {
         UsersCommand::List => {
-            let all = users::list(pool).await?;
+            let all = accounts::list_users(pool, 0, i64::MAX).await?;
             if all.is_empty() {
                 println!("No users found in the database.");
             }
             for user in all {
-                let roles = users::role_names(pool, user.id).await?;
+                let roles = role_names(pool, user.id).await?;
                 print_user(&user, &roles);
                 println!("{}", "-".repeat(60));
             }
         }
         UsersCommand::ListRoles => {
-            for role in users::list_roles(pool).await? {
+            for role in accounts::list_roles(pool).await? {
                 println!("{:>3}  {:<9} {}", role.id, role.name, role.description.unwrap_or_default());
             }
         }
         UsersCommand::Find { phone, email } => {
             let found = match (&phone, &email) {
-                (Some(p), _) => users::find_by_phone(pool, p).await?,
-                (None, Some(e)) => users::find_by_email(pool, e).await?,
+                (Some(p), _) => accounts::user_by_phone(pool, p).await?,
+                (None, Some(e)) => accounts::user_by_email(pool, e).await?,
                 (None, None) => bail!("give --phone or --email"),
             };
             let Some(user) = found else {
@@ -132,7 +135,7 @@ async fn execute(pool: &sqlx::PgPool, command: UsersCommand) -> anyhow::Result<(
                     phone.map(|p| format!("phone {p}")).or(email.map(|e| format!("email {e}"))).unwrap_or_default()
                 );
             };
-            let roles = users::role_names(pool, user.id).await?;
+            let roles = role_names(pool, user.id).await?;
             print_user(&user, &roles);
         }
         UsersCommand::AssignRole { user, role } => assign(pool, &user, &[role]).await?,
@@ -159,7 +162,7 @@ async fn execute(pool: &sqlx::PgPool, command: UsersCommand) -> anyhow::Result<(
             if name.is_empty() || name.chars().count() > 100 {
                 bail!("the name must have 1 to 100 characters");
             }
-            if users::find_by_phone(pool, &phone).await?.is_some() {
+            if accounts::user_by_phone(pool, &phone).await?.is_some() {
                 bail!("a user with phone {phone} already exists: use `corpus users add-role {phone} admin`");
             }
             let hash = match password {
@@ -192,16 +195,12 @@ async fn add(pool: &sqlx::PgPool, who: &str, roles: &[RoleName]) -> anyhow::Resu
     if added == 0 {
         println!("{} already has {}", user.name, join(roles));
     } else {
-        println!(
-            "added {added} role(s) to {}; roles now: {}",
-            user.name,
-            users::role_names(pool, user.id).await?.join(", ")
-        );
+        println!("added {added} role(s) to {}; roles now: {}", user.name, role_names(pool, user.id).await?.join(", "));
     }
     Ok(())
 }
 
-async fn find(pool: &sqlx::PgPool, who: &str) -> anyhow::Result<UserRow> {
+async fn find(pool: &sqlx::PgPool, who: &str) -> anyhow::Result<UserRecord> {
     users::find_by_identifier(pool, who).await?.with_context(|| format!("user not found: {who}"))
 }
 
@@ -215,11 +214,15 @@ async fn role_ids(pool: &sqlx::PgPool, roles: &[RoleName]) -> anyhow::Result<Vec
     }
 }
 
+async fn role_names(pool: &sqlx::PgPool, user_id: uuid::Uuid) -> anyhow::Result<Vec<String>> {
+    Ok(accounts::roles_of(pool, user_id).await?.into_iter().map(|r| r.name).collect())
+}
+
 fn join(roles: &[RoleName]) -> String {
     roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
 }
 
-fn print_user(user: &UserRow, roles: &[String]) {
+fn print_user(user: &UserRecord, roles: &[String]) {
     println!("{}", user.email.as_deref().unwrap_or("No email"));
     println!("   Phone:  {}", user.phone);
     println!("   Name:   {}", user.name);

@@ -97,6 +97,15 @@ pub async fn user_by_phone(db: impl PgExecutor<'_>, input: &str) -> sqlx::Result
     Ok(users_by_phone(db, input).await?.into_iter().next())
 }
 
+/// The user with this e-mail address (exact match, as the original compared).
+#[instrument(skip_all)]
+pub async fn user_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<UserRecord>> {
+    sqlx::query_as(&format!(r#"SELECT {USER_COLUMNS} FROM "user" WHERE email = $1"#))
+        .bind(email)
+        .fetch_optional(db)
+        .await
+}
+
 /// A page of users, oldest first.
 #[instrument(skip_all)]
 pub async fn list_users(db: impl PgExecutor<'_>, skip: i64, limit: i64) -> sqlx::Result<Vec<UserRecord>> {

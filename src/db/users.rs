@@ -1,93 +1,18 @@
-//! Users and their roles, as the operations commands (and the API) need them.
+//! Role links of users (replace, add, remove, clear) and finding a user the way the operations
+//! commands name one. Reads of users and roles live in [`super::accounts`].
 
-use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::domain::{RoleName, phone};
-
-/// A user row (without the password hash).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct UserRow {
-    /// Primary key.
-    pub id: Uuid,
-    /// Phone as stored (E.164 for accounts made here; as typed for the original's).
-    pub phone: String,
-    /// Display name.
-    pub name: String,
-    /// E-mail, if any.
-    pub email: Option<String>,
-    /// Whether the account may sign in.
-    pub is_active: bool,
-    /// When the account was made.
-    pub created_at: DateTime<Utc>,
-}
-
-/// A role row.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RoleRow {
-    /// Primary key (1 admin, 2 user, 3 reviewer as seeded).
-    pub id: i32,
-    /// Role name.
-    pub name: String,
-    /// Description.
-    pub description: Option<String>,
-}
-
-const USER_COLUMNS: &str = r#"id, phone, name, email, is_active, created_at"#;
+use super::accounts::{self, UserRecord};
+use crate::domain::RoleName;
 
 /// Finds a user by e-mail (exact) first, then by phone (as stored, or in any normalised form).
-pub async fn find_by_identifier(db: impl PgExecutor<'_> + Copy, identifier: &str) -> sqlx::Result<Option<UserRow>> {
-    let by_email = sqlx::query_as::<_, UserRow>(&format!(r#"SELECT {USER_COLUMNS} FROM "user" WHERE email = $1"#))
-        .bind(identifier)
-        .fetch_optional(db)
-        .await?;
-    if by_email.is_some() {
-        return Ok(by_email);
+pub async fn find_by_identifier(db: impl PgExecutor<'_> + Copy, identifier: &str) -> sqlx::Result<Option<UserRecord>> {
+    match accounts::user_by_email(db, identifier).await? {
+        Some(user) => Ok(Some(user)),
+        None => accounts::user_by_phone(db, identifier).await,
     }
-    find_by_phone(db, identifier).await
-}
-
-/// Finds a user by phone, accepting the raw and the E.164 forms.
-pub async fn find_by_phone(db: impl PgExecutor<'_>, input: &str) -> sqlx::Result<Option<UserRow>> {
-    let forms = phone::lookup_forms(input);
-    sqlx::query_as::<_, UserRow>(&format!(
-        r#"SELECT {USER_COLUMNS} FROM "user" WHERE phone = ANY($1) ORDER BY (phone = $2) DESC, created_at LIMIT 1"#
-    ))
-    .bind(&forms)
-    .bind(input.trim())
-    .fetch_optional(db)
-    .await
-}
-
-/// Finds a user by e-mail.
-pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as::<_, UserRow>(&format!(r#"SELECT {USER_COLUMNS} FROM "user" WHERE email = $1"#))
-        .bind(email)
-        .fetch_optional(db)
-        .await
-}
-
-/// Every user, oldest first.
-pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<UserRow>> {
-    sqlx::query_as::<_, UserRow>(&format!(r#"SELECT {USER_COLUMNS} FROM "user" ORDER BY created_at, id"#))
-        .fetch_all(db)
-        .await
-}
-
-/// Every role, by id.
-pub async fn list_roles(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<RoleRow>> {
-    sqlx::query_as::<_, RoleRow>("SELECT id, name::text AS name, description FROM role ORDER BY id").fetch_all(db).await
-}
-
-/// The role names a user holds, by role id.
-pub async fn role_names(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT r.name::text FROM user_roles ur JOIN role r ON r.id = ur.role_id WHERE ur.user_id = $1 ORDER BY r.id",
-    )
-    .bind(user_id)
-    .fetch_all(db)
-    .await
 }
 
 /// Role ids for names; names missing from the table are returned as the error.
