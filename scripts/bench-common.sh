@@ -58,3 +58,16 @@ PY
 )"
     export TOKEN
 }
+
+# Runs wrk at 8 connections (CONNS/THREADS override) with the given arguments and prints one line:
+# name, requests/s, p50, p99, non-2xx count, then the wrk command. Needs wrk (apt-get install -y wrk).
+wrk_line() {
+    local name="$1"; shift
+    command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+    local out
+    out="$(wrk -t"${THREADS:-2}" -c"${CONNS:-8}" -d"${DURATION:-15s}" --latency "$@")"
+    printf '%-28s %10s req/s   p50 %-9s p99 %-9s non-2xx %-6s wrk -t%s -c%s -d%s --latency %s\n' "$name" \
+        "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
+        "$(awk '$1 == "99%" {print $2}' <<<"$out")" "$(awk '/Non-2xx/ {print $NF}' <<<"$out" | grep . || echo 0)" \
+        "${THREADS:-2}" "${CONNS:-8}" "${DURATION:-15s}" "${@: -1}"
+}

@@ -30,15 +30,9 @@ run() {
     local status
     status="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE$path")"
     [[ "$status" == 200 ]] || { echo "$name: HTTP $status for $path" >&2; exit 1; }
-    local out
-    out="$(wrk -t2 -c8 -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$BASE$path")"
-    local rps p99
-    rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
-    p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
-    printf '%-28s %10s req/s   p99 %8s   wrk -t2 -c8 -d%s --latency %s\n' "$name" "$rps" "$p99" "$DURATION" "$path"
+    wrk_line "$name" -H "Authorization: Bearer $TOKEN" "$BASE$path"
 }
 
-echo "endpoint                       throughput        latency   command"
 run "list first page"          "/api/v1/records/?limit=100"
 run "list page 500 (skip)"     "/api/v1/records/?skip=49900&limit=100"
 run "list page 500 (cursor)"   "/api/v1/records/?limit=100&cursor=$CURSOR"
