@@ -578,3 +578,37 @@ async fn record_upload_spools_in_upload_tmp_dir_and_fails_cleanly_without_it() {
     assert_eq!((status, body), (500, json!({"detail": "Internal server error"})));
     assert_eq!((record_count(&app).await, stored_files(&app).len()), before);
 }
+
+#[tokio::test]
+async fn record_upload_of_the_same_bytes_is_flagged_as_a_duplicate_and_findable_by_hash() {
+    let app = TestApp::spawn().await;
+    let (first_user, second_user, reviewer) = (app.contributor().await, app.contributor().await, app.reviewer().await);
+    let cat = category(&app, "images").await.to_string();
+    let fields = [("title", "t"), ("category_id", cat.as_str()), ("media_type", "image")];
+    let png = fixture("pic.png");
+    let (status, first) = upload(&app, &first_user, &fields, Some(("file", "a.png", &png))).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["duplicate_of"], Value::Null, "the first upload is the original");
+    let (status, other) = upload(&app, &first_user, &fields, Some(("file", "b.jpg", &fixture("pic.jpg")))).await;
+    assert_eq!(status, 201);
+    assert_eq!(other["duplicate_of"], Value::Null, "different bytes are not duplicates");
+    let (status, second) = upload(&app, &second_user, &fields, Some(("file", "c.png", &png))).await;
+    assert_eq!(status, 201);
+    assert_eq!(second["duplicate_of"], first["uid"]);
+
+    let hash = hex::encode(Sha256::digest(&png));
+    let (status, found) =
+        send(app.get(&format!("/api/v1/records/?content_sha256={hash}")).header("Authorization", reviewer.bearer()))
+            .await;
+    assert_eq!(status, 200);
+    let uids: Vec<&Value> = found.as_array().unwrap().iter().map(|r| &r["uid"]).collect();
+    assert_eq!(uids, vec![&second["uid"], &first["uid"]], "newest first");
+    let (status, mine) =
+        send(app.get(&format!("/api/v1/records/?content_sha256={hash}")).header("Authorization", second_user.bearer()))
+            .await;
+    assert_eq!((status, mine.as_array().unwrap().len()), (200, 1), "contributors still see only their own");
+    let (status, body) =
+        send(app.get("/api/v1/records/?content_sha256=xyz").header("Authorization", reviewer.bearer())).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["loc"], json!(["query", "content_sha256"]));
+}

@@ -49,6 +49,8 @@ pub struct ListQuery {
     pub created_after: Option<DateTime<Utc>>,
     /// Created before this instant (RFC 3339).
     pub created_before: Option<DateTime<Utc>>,
+    /// Only records with exactly these bytes (SHA-256, hex): finds duplicates.
+    pub content_sha256: Option<String>,
     /// Records to skip (ignored when `cursor` is given).
     #[serde(default)]
     pub skip: i64,
@@ -67,6 +69,17 @@ impl Validate for ListQuery {
     fn validate(&self, v: &mut Validator) {
         v.range_i64("skip", self.skip, 0, i64::MAX);
         v.range_i64("limit", self.limit, 1, 1000);
+        if let Some(hash) = &self.content_sha256
+            && !(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            v.error(
+                "value_error",
+                "content_sha256",
+                "Expected 64 hexadecimal characters",
+                Some(hash.as_str().into()),
+                None,
+            );
+        }
         if let Some(cursor) = &self.cursor
             && decode_cursor(cursor).is_none()
         {
@@ -126,6 +139,9 @@ pub async fn list_records(
     }
     if let Some(at) = q.created_before {
         qb.push(" AND r.created_at < ").push_bind(at);
+    }
+    if let Some(hash) = &q.content_sha256 {
+        qb.push(" AND r.content_sha256 = ").push_bind(hash.to_ascii_lowercase());
     }
     let cursor = q.cursor.as_deref().and_then(decode_cursor);
     if let Some((at, uid)) = cursor {

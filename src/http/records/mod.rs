@@ -107,6 +107,9 @@ pub struct RecordRead {
     pub metadata: Option<Value>,
     /// SHA-256 of the stored bytes (hex): equal hashes are exact duplicates.
     pub content_sha256: Option<String>,
+    /// The first earlier record with exactly the same bytes, if any: this one re-submits it
+    /// (only the id is shown; reading that record follows the usual rules).
+    pub duplicate_of: Option<Uuid>,
     /// MIME type sniffed from the stored bytes.
     pub mime_type: Option<String>,
     /// `approved` or `rejected` once reviewed.
@@ -145,13 +148,16 @@ pub struct RecordRow {
     mime_type: Option<String>,
     review_status: Option<String>,
     review_note: Option<String>,
+    duplicate_of: Option<Uuid>,
 }
 
 /// Columns of [`RecordRow`], for `SELECT ... FROM record r`.
 pub const RECORD_COLUMNS: &str = "r.uid, r.user_id, r.category_id, r.status, r.reviewed, r.reviewed_by, r.reviewed_at, \
     r.created_at, r.updated_at, r.title, r.description, r.media_type::text AS media_type, r.file_url, r.file_name, \
     r.file_size, ST_Y(r.location) AS latitude, ST_X(r.location) AS longitude, r.duration_seconds, r.object_key, \
-    r.language, r.release_rights, r.metadata, r.content_sha256, r.mime_type, r.review_status, r.review_note";
+    r.language, r.release_rights, r.metadata, r.content_sha256, r.mime_type, r.review_status, r.review_note, \
+    (SELECT d.uid FROM record d WHERE d.content_sha256 = r.content_sha256 \
+     AND (d.created_at, d.uid) < (r.created_at, r.uid) ORDER BY d.created_at, d.uid LIMIT 1) AS duplicate_of";
 
 impl RecordRow {
     /// Owner of the record.
@@ -207,6 +213,7 @@ impl RecordRow {
             release_rights: self.release_rights,
             metadata: self.metadata,
             content_sha256: self.content_sha256,
+            duplicate_of: self.duplicate_of,
             mime_type: self.mime_type,
             review_status: self.review_status,
             review_note: self.review_note,
