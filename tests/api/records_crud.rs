@@ -539,3 +539,33 @@ async fn record_review_and_queue_never_hand_out_a_record_twice() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn record_review_queue_gives_every_concurrent_reviewer_a_full_distinct_batch() {
+    let app = TestApp::spawn().await;
+    let user = app.contributor().await;
+    let cat = category(&app, "places").await;
+    for i in 0..12 {
+        create(&app, &user, json!({"title": format!("q{i}"), "media_type": "text", "category_id": cat})).await;
+    }
+    let mut reviewers = Vec::new();
+    for _ in 0..5 {
+        reviewers.push(app.reviewer().await);
+    }
+    let answers = futures::future::join_all(
+        reviewers
+            .iter()
+            .map(|r| send(app.get("/api/v1/records/review/queue?limit=2").header("Authorization", r.bearer()))),
+    )
+    .await;
+    let mut all = Vec::new();
+    for (status, body) in answers {
+        assert_eq!(status, 200, "{body}");
+        let batch = body.as_array().unwrap();
+        assert_eq!(batch.len(), 2, "each reviewer gets a full batch while records remain: {body}");
+        all.extend(batch.iter().map(|r| r["uid"].as_str().unwrap().to_owned()));
+    }
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 10, "no record handed to two reviewers");
+}

@@ -128,6 +128,15 @@ pub async fn queue(
     auth: Auth<AdminOrReviewer>,
     ValidQuery(q): ValidQuery<QueueQuery>,
 ) -> Result<Json<Vec<RecordRead>>> {
+    let rows = claim_next(&state, &auth, &q).await?;
+    Ok(Json(rows.into_iter().map(|r| r.into_read(&state.config)).collect()))
+}
+
+/// Advisory lock serialising claims (a claim takes milliseconds; reviewers are people).
+const REVIEW_QUEUE_LOCK: i64 = 0x7265_7669_6577; // "review"
+
+/// Leases up to `limit` unreviewed records to the caller (its own live claims included).
+async fn claim_next(state: &AppState, auth: &crate::auth::CurrentUser, q: &QueueQuery) -> Result<Vec<RecordRow>> {
     let mut qb = QueryBuilder::<Postgres>::new(
         "WITH candidates AS (
             SELECT r.uid, r.created_at FROM record r
@@ -141,8 +150,8 @@ pub async fn queue(
     if let Some(m) = q.media_type {
         qb.push(" AND r.media_type = ").push_bind(m.as_str()).push("::mediatype");
     }
-    // SKIP LOCKED keeps concurrent callers off each other's candidates; the conditional upsert
-    // below is the final arbiter when a claim was committed after this statement's snapshot.
+    // SKIP LOCKED passes over records a review is writing right now; the conditional upsert
+    // below never takes over another reviewer's live claim.
     qb.push(" ORDER BY r.created_at, r.uid LIMIT ").push_bind(q.limit);
     qb.push(
         " FOR UPDATE OF r SKIP LOCKED
@@ -161,6 +170,11 @@ pub async fn queue(
     qb.push(format!(
         " SELECT {RECORD_COLUMNS} FROM record r JOIN claimed ON claimed.record_uid = r.uid ORDER BY r.created_at, r.uid"
     ));
-    let rows: Vec<RecordRow> = qb.build_query_as().fetch_all(&state.db).await?;
-    Ok(Json(rows.into_iter().map(|r| r.into_read(&state.config)).collect()))
+    // Claims are serialised: a statement started while another claim was being committed would
+    // not see it (its snapshot is older) and would come back empty-handed although records remain.
+    let mut tx = state.db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(REVIEW_QUEUE_LOCK).execute(&mut *tx).await?;
+    let rows = qb.build_query_as().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(rows)
 }
