@@ -569,3 +569,46 @@ async fn record_review_queue_gives_every_concurrent_reviewer_a_full_distinct_bat
     all.dedup();
     assert_eq!(all.len(), 10, "no record handed to two reviewers");
 }
+
+#[tokio::test]
+async fn record_nearby_pages_nearest_first_and_cuts_exactly_at_the_radius() {
+    let app = TestApp::spawn().await;
+    let user = app.contributor().await;
+    let cat = category(&app, "places").await;
+    // Points at known spheroid distances from Hyderabad, in several directions, including two
+    // just inside and just outside a 10 km radius.
+    let distances = [500.0, 1500.0, 2500.0, 3500.0, 4500.0, 5500.0, 6500.0, 7500.0, 8500.0, 9990.0, 10_010.0, 15_000.0];
+    for (i, d) in distances.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO record (user_id, category_id, title, media_type, location)
+             VALUES ($1, $2, $3, 'text', ST_Project(ST_SetSRID(ST_MakePoint($4, $5), 4326)::geography, $6, radians($7))::geometry)",
+        )
+        .bind(user.id)
+        .bind(cat)
+        .bind(format!("{d}"))
+        .bind(HYDERABAD.1)
+        .bind(HYDERABAD.0)
+        .bind(d)
+        .bind((i * 47 % 360) as f64)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    }
+    let mut titles = Vec::new();
+    for page in 0..4 {
+        let (status, body) = send(
+            app.get(&format!(
+                "/api/v1/records/search/nearby?latitude={}&longitude={}&radius=10000&limit=3&skip={}",
+                HYDERABAD.0,
+                HYDERABAD.1,
+                page * 3
+            ))
+            .header("Authorization", user.bearer()),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        titles.extend(body.as_array().unwrap().iter().map(|r| r["title"].as_str().unwrap().to_owned()));
+    }
+    let expected: Vec<String> = distances.iter().filter(|d| **d <= 10_000.0).map(|d| format!("{d}")).collect();
+    assert_eq!(titles, expected, "every point within 10 km, nearest first, across pages; none beyond");
+}

@@ -117,7 +117,10 @@ pub async fn list_records(
     auth: Auth<AnyRole>,
     ValidQuery(q): ValidQuery<ListQuery>,
 ) -> Result<Response> {
-    let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS} FROM record r WHERE TRUE"));
+    // The page is chosen on plain rows; the response columns (some are subqueries) are computed
+    // for the page only, not for every row an OFFSET skips.
+    let mut qb =
+        QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS} FROM (SELECT r.* FROM record r WHERE TRUE"));
     push_visibility(&mut qb, &auth);
     if let Some(id) = q.category_id {
         qb.push(" AND r.category_id = ").push_bind(id);
@@ -151,6 +154,7 @@ pub async fn list_records(
     if cursor.is_none() {
         qb.push(" OFFSET ").push_bind(q.skip);
     }
+    qb.push(") r ORDER BY r.created_at DESC, r.uid DESC");
     let rows: Vec<RecordRow> = qb.build_query_as().fetch_all(&state.db).await?;
     let next =
         (rows.len() as i64 == q.limit).then(|| rows.last().map(|r| encode_cursor(r.created_at, r.uid))).flatten();

@@ -227,7 +227,7 @@ pub async fn nearby(
     // them all (about 3x faster on 100k records). The walk orders by sphere distance; the outer
     // query keeps exactly the records within `radius` metres (spheroid) and orders by that.
     let mut qb = QueryBuilder::<Postgres>::new(format!(
-        "SELECT n.* FROM (SELECT {RECORD_COLUMNS}, ST_Distance(r.location::geography, "
+        "SELECT {RECORD_COLUMNS}, r.distance_meters FROM (SELECT r.*, ST_Distance(r.location::geography, "
     ));
     push_point(&mut qb, q.latitude, q.longitude);
     // The buffer is a polygon inscribed in the circle; 1% more keeps its box around the whole circle.
@@ -239,8 +239,8 @@ pub async fn nearby(
     qb.push(" ORDER BY r.location::geography <-> ");
     push_point(&mut qb, q.latitude, q.longitude);
     qb.push(" LIMIT ").push_bind(q.skip.saturating_add(q.limit));
-    qb.push(") n WHERE n.distance_meters <= ").push_bind(radius);
-    qb.push(" ORDER BY n.distance_meters, n.created_at DESC, n.uid DESC LIMIT ").push_bind(q.limit);
+    qb.push(") r WHERE r.distance_meters <= ").push_bind(radius);
+    qb.push(" ORDER BY r.distance_meters, r.created_at DESC, r.uid DESC LIMIT ").push_bind(q.limit);
     qb.push(" OFFSET ").push_bind(q.skip);
     let rows: Vec<DistanceRow> = qb.build_query_as().fetch_all(&state.db).await?;
     let records = rows.into_iter().map(|r| (r.record.into_read(&state.config), r.distance_meters));
@@ -269,7 +269,8 @@ pub async fn bbox(
     // A box of latitude/longitude lines is planar in degrees, so it is tested on geometry (GiST
     // index `idx_record_location`); ST_Intersects keeps points on the boundary.
     let mut qb = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {RECORD_COLUMNS} FROM record r WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope("
+        "SELECT {RECORD_COLUMNS} FROM (SELECT r.* FROM record r \
+         WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope("
     ));
     qb.push_bind(q.min_lng)
         .push("::float8, ")
@@ -283,6 +284,8 @@ pub async fn bbox(
     push_filters(&mut qb, q.category_id, q.media_type);
     qb.push(" ORDER BY r.created_at DESC, r.uid DESC LIMIT ").push_bind(q.limit);
     qb.push(" OFFSET ").push_bind(q.skip);
+    // As in the list: response columns are computed for the page only.
+    qb.push(") r ORDER BY r.created_at DESC, r.uid DESC");
     let rows: Vec<RecordRow> = qb.build_query_as().fetch_all(&state.db).await?;
     let records = rows.into_iter().map(|r| r.into_read(&state.config));
     if wants_geojson(&headers) {
