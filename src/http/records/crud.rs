@@ -117,7 +117,7 @@ pub async fn list_records(
     auth: Auth<AnyRole>,
     ValidQuery(q): ValidQuery<ListQuery>,
 ) -> Result<Response> {
-    // The page is chosen on plain rows; the response columns (some are subqueries) are computed
+    // The page is chosen on plain rows; the response columns (coordinates, ...) are computed
     // for the page only, not for every row an OFFSET skips.
     let mut qb =
         QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS} FROM (SELECT r.* FROM record r WHERE TRUE"));

@@ -156,8 +156,7 @@ pub const RECORD_COLUMNS: &str = "r.uid, r.user_id, r.category_id, r.status, r.r
     r.created_at, r.updated_at, r.title, r.description, r.media_type::text AS media_type, r.file_url, r.file_name, \
     r.file_size, ST_Y(r.location) AS latitude, ST_X(r.location) AS longitude, r.duration_seconds, r.object_key, \
     r.language, r.release_rights, r.metadata, r.content_sha256, r.mime_type, r.review_status, r.review_note, \
-    (SELECT d.uid FROM record d WHERE d.content_sha256 = r.content_sha256 \
-     AND (d.created_at, d.uid) < (r.created_at, r.uid) ORDER BY d.created_at, d.uid LIMIT 1) AS duplicate_of";
+    r.duplicate_of";
 
 impl RecordRow {
     /// Owner of the record.
