@@ -37,6 +37,7 @@ pub fn build(state: AppState) -> Router {
         .nest("/api/v1", api_routes())
         .fallback(|| async { status_detail(StatusCode::NOT_FOUND) })
         .method_not_allowed_fallback(|| async { status_detail(StatusCode::METHOD_NOT_ALLOWED) })
+        .layer(axum::middleware::from_fn(refuse_nul_in_path))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             axum::response::IntoResponse::into_response(crate::error::AppError::Internal(anyhow::anyhow!(
@@ -58,6 +59,15 @@ pub fn build(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .with_state(state)
+}
+
+/// No resource has a NUL character in its path (and PostgreSQL cannot store one): such a path
+/// is answered 404 before any handler sees it.
+async fn refuse_nul_in_path(request: Request, next: axum::middleware::Next) -> Response {
+    if request.uri().path().to_ascii_lowercase().contains("%00") {
+        return status_detail(StatusCode::NOT_FOUND);
+    }
+    next.run(request).await
 }
 
 /// The request path as logged: a phone number in `/users/phone/{phone}` is replaced by `{phone}`.

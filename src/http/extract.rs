@@ -170,9 +170,55 @@ where
         }
         let value = parse_json_body(&bytes)?;
         check_body_shape::<T>(&value)?;
+        refuse_nul("body", &value)?;
         let parsed: T = from_value("body", value)?;
         Validator::check("body", &parsed)?;
         Ok(Self(parsed))
+    }
+}
+
+/// Message of a 422 for text holding the NUL character.
+pub const NUL_MESSAGE: &str = "Input should not contain the NUL character";
+
+/// Where the first NUL character is in a JSON document (in a string or a key), as a path below
+/// the document. PostgreSQL `text` and `jsonb` cannot hold NUL, so such input is refused with a
+/// 422 at its location instead of failing in the database.
+pub fn nul_location(value: &Value) -> Option<Vec<Value>> {
+    match value {
+        Value::String(s) if s.contains('\0') => Some(Vec::new()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            nul_location(item).map(|mut rest| {
+                rest.insert(0, i.into());
+                rest
+            })
+        }),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                return Some(vec![Value::from(key.replace('\0', "\\0"))]);
+            }
+            nul_location(item).map(|mut rest| {
+                rest.insert(0, key.clone().into());
+                rest
+            })
+        }),
+        _ => None,
+    }
+}
+
+fn refuse_nul(prefix: &'static str, value: &Value) -> Result<(), AppError> {
+    match nul_location(value) {
+        None => Ok(()),
+        Some(path) => {
+            let mut loc = vec![Value::from(prefix)];
+            loc.extend(path);
+            Err(AppError::field(FieldError {
+                kind: "string_nul".into(),
+                loc,
+                msg: NUL_MESSAGE.into(),
+                input: None,
+                ctx: None,
+            }))
+        }
     }
 }
 
@@ -368,6 +414,15 @@ pub fn parse_urlencoded<T: DeserializeOwned>(prefix: &'static str, bytes: &[u8])
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
+    if let Some((key, _)) = pairs.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        return Err(AppError::field(FieldError {
+            kind: "string_nul".into(),
+            loc: vec![prefix.into(), key.replace('\0', "\\0").into()],
+            msg: NUL_MESSAGE.into(),
+            input: None,
+            ctx: None,
+        }));
+    }
     let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
     serde_path_to_error::deserialize::<_, T>(de).map_err(|err| {
@@ -563,5 +618,19 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ok.status(), 200);
+    }
+
+    #[test]
+    fn nul_characters_are_refused_where_they_are() {
+        let value = json!({"title": "ok", "metadata": {"tags": ["a", "b\u{0}c"]}});
+        assert_eq!(nul_location(&value), Some(vec![json!("metadata"), json!("tags"), json!(1)]));
+        assert_eq!(nul_location(&json!({"a": "clean", "b": [1, 2]})), None);
+        let AppError::Validation(errors) = refuse_nul("body", &value).unwrap_err() else { panic!() };
+        assert_eq!(errors[0].kind, "string_nul");
+        assert_eq!(errors[0].loc, vec![json!("body"), json!("metadata"), json!("tags"), json!(1)]);
+        let AppError::Validation(errors) = parse_urlencoded::<Body>("query", b"phone=a%00b").unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(errors[0].loc, vec![json!("query"), json!("phone")]);
     }
 }

@@ -142,3 +142,25 @@ async fn cors_honours_the_configured_origins_with_credentials() {
     let other = app.get("/health").header("origin", "https://evil.example.com").send().await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn nul_characters_anywhere_get_a_4xx_never_a_500() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let auth = admin.bearer();
+    // In a path segment.
+    let (status, body) = send(app.get("/api/v1/users/phone/%2B91%00").header("authorization", &auth)).await;
+    assert_eq!((status, body), (404, json!({"detail": "Not Found"})));
+    // In a JSON body (PostgreSQL text cannot hold NUL).
+    let (status, body) = send(
+        app.post("/api/v1/categories/").header("authorization", &auth).json(&json!({"name": "a\u{0}b", "title": "T"})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["type"], "string_nul");
+    assert_eq!(body["errors"][0]["loc"], json!(["body", "name"]));
+    // In a query string.
+    let (status, body) = send(app.get("/api/v1/users/?phone=%00").header("authorization", &auth)).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["loc"], json!(["query", "phone"]));
+}

@@ -612,3 +612,35 @@ async fn record_upload_of_the_same_bytes_is_flagged_as_a_duplicate_and_findable_
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["errors"][0]["loc"], json!(["query", "content_sha256"]));
 }
+
+#[tokio::test]
+async fn record_upload_refuses_nul_in_fields_and_strips_control_characters_from_file_names() {
+    let app = TestApp::spawn().await;
+    let user = app.contributor().await;
+    let cat = category(&app, "images").await.to_string();
+    let png = fixture("pic.png");
+    for (fields, field) in [
+        (vec![("title", "a\u{0}b"), ("category_id", cat.as_str()), ("media_type", "image")], "title"),
+        (
+            vec![
+                ("title", "t"),
+                ("category_id", cat.as_str()),
+                ("media_type", "image"),
+                ("metadata", r#"{"k":"v\u0000"}"#),
+            ],
+            "metadata",
+        ),
+    ] {
+        let (status, body) = upload(&app, &user, &fields, Some(("file", "p.png", &png))).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["errors"][0]["loc"][1], field, "{body}");
+    }
+    assert_eq!(record_count(&app).await, 0);
+    let fields = [("title", "t"), ("category_id", cat.as_str()), ("media_type", "image")];
+    // A raw NUL cannot even be part of a multipart header: the body is refused as malformed.
+    let (status, body) = upload(&app, &user, &fields, Some(("file", "pic\u{0}ture.png", &png))).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, rec) = upload(&app, &user, &fields, Some(("file", "pic\tture.png", &png))).await;
+    assert_eq!(status, 201, "{rec}");
+    assert_eq!(rec["file_name"], "picture.png");
+}

@@ -31,7 +31,10 @@ use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
     domain::MediaType,
     error::{AppError, FieldError, Result},
-    http::{Validate, Validator, extract::parse_urlencoded},
+    http::{
+        Validate, Validator,
+        extract::{NUL_MESSAGE, nul_location, parse_urlencoded},
+    },
     media::{self, ContentDigest},
     state::AppState,
     storage::objects::{chunk_key, chunk_prefix, record_key},
@@ -136,9 +139,15 @@ async fn read_text(field: &mut Field<'_>) -> Result<String> {
     String::from_utf8(buf).map_err(|_| AppError::BadRequest("Form fields must be UTF-8 text".into()))
 }
 
+/// The client's file name as recorded: percent-decoded where needed, without control characters
+/// (which no real name has, and PostgreSQL cannot store NUL).
+fn decode_file_name(raw: &str) -> String {
+    percent_decode_file_name(raw).chars().filter(|c| !c.is_control()).collect()
+}
+
 /// Some clients percent-encode non-ASCII file names inside the quotes; decode those (only when
 /// the result is valid UTF-8 that really needed encoding), keep every other name as sent.
-fn decode_file_name(raw: &str) -> String {
+fn percent_decode_file_name(raw: &str) -> String {
     if !raw.is_ascii() || !raw.contains('%') {
         return raw.to_owned();
     }
@@ -253,10 +262,20 @@ impl Validate for UploadForm {
             );
         }
         check_extra_fields(v, self.language.as_deref(), self.release_rights.as_deref());
-        if let Some(raw) = &self.metadata
-            && serde_json::from_str::<Value>(raw).is_err()
-        {
-            v.error("json_invalid", "metadata", "metadata should be a JSON document", Some(raw.as_str().into()), None);
+        if let Some(raw) = &self.metadata {
+            match serde_json::from_str::<Value>(raw) {
+                Err(_) => v.error(
+                    "json_invalid",
+                    "metadata",
+                    "metadata should be a JSON document",
+                    Some(raw.as_str().into()),
+                    None,
+                ),
+                Ok(doc) if nul_location(&doc).is_some() => {
+                    v.error("string_nul", "metadata", NUL_MESSAGE, Some(raw.as_str().into()), None)
+                }
+                Ok(_) => {}
+            }
         }
         v.opt_str_len("filename", self.filename.as_deref(), 1, 255);
         if let Some(total) = self.total_chunks {
