@@ -99,7 +99,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<CurrentUser, 
         return Err(AppError::Unauthorized("Inactive user".into()));
     }
     // Tokens issued before a password change, reset or deactivation are revoked.
-    if row.tokens_valid_after.is_some_and(|after| claims.iat < after.timestamp()) {
+    if row.tokens_valid_after.is_some_and(|after| claims.issued_before(after)) {
         return Err(invalid());
     }
     Ok(CurrentUser {

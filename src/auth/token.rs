@@ -1,7 +1,7 @@
 //! Access tokens: JWT HS256 with `sub` (user id), `iat` and `exp`. Only HS256 is accepted, and a
 //! token without `exp` is refused (the original accepted those forever).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -14,8 +14,21 @@ pub struct Claims {
     pub exp: i64,
     /// Subject: the user id.
     pub sub: String,
-    /// Issued at, seconds since the epoch.
-    pub iat: i64,
+    /// Issued at, seconds since the epoch with microseconds (a JWT NumericDate may be
+    /// fractional), so a password change revokes even a token issued a moment before it. Tokens
+    /// of the original service carry none; they stay valid until a revocation or their expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<f64>,
+}
+
+impl Claims {
+    /// True when the token was issued before `instant` (a token without `iat` always was).
+    pub fn issued_before(&self, instant: DateTime<Utc>) -> bool {
+        match self.iat {
+            Some(iat) => iat < instant.timestamp_micros() as f64 / 1e6,
+            None => true,
+        }
+    }
 }
 
 /// Signs and checks access tokens with one secret.
@@ -41,8 +54,12 @@ impl TokenKeys {
 
     /// Issues a token for `user_id`.
     pub fn issue(&self, user_id: Uuid) -> anyhow::Result<String> {
-        let now = Utc::now().timestamp();
-        let claims = Claims { exp: now + self.lifetime_minutes * 60, sub: user_id.to_string(), iat: now };
+        let now = Utc::now();
+        let claims = Claims {
+            exp: now.timestamp() + self.lifetime_minutes * 60,
+            sub: user_id.to_string(),
+            iat: Some(now.timestamp_micros() as f64 / 1e6),
+        };
         Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
@@ -71,9 +88,32 @@ mod tests {
     #[test]
     fn issued_tokens_verify() {
         let id = Uuid::new_v4();
+        let before = Utc::now();
         let claims = keys().verify(&keys().issue(id).unwrap()).unwrap();
+        let after = Utc::now();
         assert_eq!(claims.sub, id.to_string());
-        assert_eq!(claims.exp - claims.iat, 3600);
+        assert_eq!(claims.exp - claims.iat.unwrap() as i64, 3600);
+        assert!(!claims.issued_before(before), "issued at or after `before`");
+        assert!(claims.issued_before(after + chrono::Duration::microseconds(1)));
+    }
+
+    #[test]
+    fn tokens_of_the_original_without_iat_verify_and_count_as_issued_before_any_revocation() {
+        #[derive(Serialize)]
+        struct Original {
+            exp: i64,
+            sub: String,
+        }
+        let secret = "k".repeat(32);
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &Original { exp: Utc::now().timestamp() + 600, sub: Uuid::new_v4().to_string() },
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap();
+        let claims = keys().verify(&token).unwrap();
+        assert!(claims.iat.is_none());
+        assert!(claims.issued_before(Utc::now()));
     }
 
     #[test]
@@ -93,7 +133,7 @@ mod tests {
         let now = Utc::now().timestamp();
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),
-            &Claims { exp: now + 60, sub: Uuid::new_v4().to_string(), iat: now },
+            &Claims { exp: now + 60, sub: Uuid::new_v4().to_string(), iat: Some(now as f64) },
             &EncodingKey::from_secret(secret.as_bytes()),
         )
         .unwrap();

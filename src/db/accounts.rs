@@ -143,9 +143,12 @@ pub async fn credentials_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Resul
 /// Stores a new password hash and revokes every token issued before now.
 #[instrument(skip_all)]
 pub async fn set_password(db: impl PgExecutor<'_>, id: Uuid, hash: &str) -> sqlx::Result<()> {
-    sqlx::query(r#"UPDATE "user" SET hashed_password = $2, tokens_valid_after = now() WHERE id = $1"#)
+    // The instant comes from this process's clock, the one that stamps tokens' `iat`, not the
+    // database's: a skew between the two must not revoke the token issued right after.
+    sqlx::query(r#"UPDATE "user" SET hashed_password = $2, tokens_valid_after = $3 WHERE id = $1"#)
         .bind(id)
         .bind(hash)
+        .bind(Utc::now())
         .execute(db)
         .await?;
     Ok(())
@@ -262,7 +265,7 @@ pub async fn update_user(db: impl PgExecutor<'_>, id: Uuid, changes: &UserChange
     if let Some(v) = changes.is_active {
         q.push(", is_active = ").push_bind(v);
         if !v {
-            q.push(", tokens_valid_after = now()");
+            q.push(", tokens_valid_after = ").push_bind(Utc::now());
         }
     }
     if let Some(v) = changes.has_given_consent {
