@@ -24,9 +24,10 @@ pub enum DbCommand {
     Init,
     /// Apply pending migrations only.
     Migrate,
-    /// Insert the original's sample users, categories and records (idempotent).
+    /// Insert the original's sample users, categories and records (development only) and, with
+    /// `--categories`, the 14 production categories (idempotent).
     Seed {
-        /// Also insert the 14 production categories.
+        /// Also (in production: only) insert the 14 production categories.
         #[arg(long)]
         categories: bool,
     },
@@ -71,15 +72,21 @@ pub async fn run(config: &Config, command: DbCommand) -> anyhow::Result<ExitCode
                 print_status(&status);
                 anyhow::bail!("the database is not initialised: run `corpus db init` first");
             }
+            // The sample accounts have well-known passwords: never on a production database.
+            if !config.is_development() && !categories {
+                anyhow::bail!("sample data is for development only; in production only `db seed --categories` runs");
+            }
             let pool = db::connect(config).await?;
-            let report = db::seed::seed_samples(&pool).await?;
-            println!(
-                "sample data: {} user(s), {} categor(y/ies), {} record(s) inserted",
-                report.users, report.categories, report.records
-            );
-            println!(
-                "sample logins (development only): 1111111111/admin123, 2222222222/reviewer123, 3333333333/user123"
-            );
+            if config.is_development() {
+                let report = db::seed::seed_samples(&pool).await?;
+                println!(
+                    "sample data: {} user(s), {} categor(y/ies), {} record(s) inserted",
+                    report.users, report.categories, report.records
+                );
+                println!(
+                    "sample logins (development only): 1111111111/admin123, 2222222222/reviewer123, 3333333333/user123"
+                );
+            }
             if categories {
                 let n = db::seed::seed_production_categories(&pool).await?;
                 println!("production categories: {n} inserted");

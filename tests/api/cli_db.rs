@@ -285,3 +285,25 @@ async fn init_gives_up_after_the_wait_bound_when_postgres_never_comes() {
     assert!(out.stderr.contains("did not accept connections within 2s"), "{}", out.all());
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+#[tokio::test]
+async fn production_seeds_only_the_categories_never_the_sample_accounts() {
+    let db = FreshDb::new();
+    assert_eq!(db.run(&["db", "init"]).code, 0);
+    let production = |args: &[&str]| -> crate::helpers::cli::Run {
+        corpus(&db.url, &db.storage())
+            .env("CORPUS_ENV", "production")
+            .env("APP_SECRET_KEY", "a-long-production-secret-value")
+            .args(args)
+            .output()
+            .unwrap()
+            .into()
+    };
+    let refused = production(&["db", "seed"]);
+    assert_ne!(refused.code, 0, "{}", refused.all());
+    assert!(refused.stderr.contains("development only"), "{}", refused.all());
+    let categories = production(&["db", "seed", "--categories"]);
+    assert_eq!(categories.code, 0, "{}", categories.all());
+    assert_eq!(db.scalar(r#"SELECT count(*) FROM "user""#).await, 0, "no account with a known password");
+    assert_eq!(db.scalar("SELECT count(*) FROM category").await, 14);
+}
