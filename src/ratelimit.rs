@@ -104,6 +104,21 @@ impl RateLimiter {
         }
     }
 
+    /// True when the limits live in Redis (shared by the replicas).
+    pub fn is_shared(&self) -> bool {
+        matches!(*self.backend, Backend::Redis { .. })
+    }
+
+    /// Checks that Redis answers (`PING`); always fine for the in-process limiter.
+    pub async fn check(&self) -> anyhow::Result<()> {
+        if !self.is_shared() {
+            return Ok(());
+        }
+        let mut conn = self.connection().await?;
+        let _: String = redis::cmd("PING").query_async(&mut conn).await.context("PING to Redis")?;
+        Ok(())
+    }
+
     async fn connection(&self) -> anyhow::Result<ConnectionManager> {
         let Backend::Redis { client, manager, .. } = &*self.backend else { unreachable!("redis backend") };
         let manager = manager

@@ -35,6 +35,9 @@ pub struct ReadyResponse {
     pub database: CheckResult,
     /// The object storage check.
     pub storage: CheckResult,
+    /// The Redis check, when `REDIS_URL` is set (rate limits live there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<CheckResult>,
 }
 
 /// Routes of this module.
@@ -48,7 +51,7 @@ pub async fn health() -> Json<HealthResponse> {
     Json(HealthResponse { status: "healthy" })
 }
 
-/// Readiness: checks the database and the object storage; 503 when either fails.
+/// Readiness: checks the database, the object storage and (when configured) Redis; 503 when one fails.
 #[utoipa::path(get, path = "/health/ready", tag = "health", responses(
     (status = 200, body = ReadyResponse, description = "Every dependency answers"),
     (status = 503, body = ReadyResponse, description = "A dependency is down"),
@@ -56,13 +59,25 @@ pub async fn health() -> Json<HealthResponse> {
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let db = timed(async { sqlx::query("SELECT 1").execute(&state.db).await.map(|_| ()).map_err(|e| e.to_string()) });
     let storage = timed(async { state.storage.check().await.map_err(|e| format!("{e:#}")) });
-    let (database, storage) = tokio::join!(db, storage);
-    let ok = database.status == "ok" && storage.status == "ok";
+    let redis = async {
+        if state.limiter.is_shared() {
+            Some(timed(async { state.limiter.check().await.map_err(|e| format!("{e:#}")) }).await)
+        } else {
+            None
+        }
+    };
+    let (database, storage, redis) = tokio::join!(db, storage, redis);
+    let ok = database.status == "ok" && storage.status == "ok" && redis.as_ref().is_none_or(|r| r.status == "ok");
     if !ok {
-        tracing::warn!(database = ?database.error, storage = ?storage.error, "readiness check failed");
+        tracing::warn!(
+            database = ?database.error,
+            storage = ?storage.error,
+            redis = ?redis.as_ref().and_then(|r| r.error.as_ref()),
+            "readiness check failed"
+        );
     }
     let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(ReadyResponse { status: if ok { "ready" } else { "not_ready" }, database, storage }))
+    (status, Json(ReadyResponse { status: if ok { "ready" } else { "not_ready" }, database, storage, redis }))
 }
 
 async fn timed(check: impl Future<Output = Result<(), String>>) -> CheckResult {

@@ -164,3 +164,22 @@ async fn nul_characters_anywhere_get_a_4xx_never_a_500() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["errors"][0]["loc"], json!(["query", "phone"]));
 }
+
+#[tokio::test]
+async fn readiness_checks_redis_when_rate_limits_live_there() {
+    let with_redis = TestApp::spawn_with(|c| c.redis_url = Some("redis://127.0.0.1:6379/0".into())).await;
+    let (status, body) = send(with_redis.get("/health/ready")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["redis"]["status"], "ok");
+
+    // Nothing listens on port 1: Redis is down, the replica is not ready.
+    let down = TestApp::spawn_with(|c| c.redis_url = Some("redis://127.0.0.1:1/0".into())).await;
+    let (status, body) = send(down.get("/health/ready")).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["redis"]["status"], "error");
+    assert_eq!(body["database"]["status"], "ok");
+
+    let without = TestApp::spawn().await;
+    let (_, body) = send(without.get("/health/ready")).await;
+    assert!(body.get("redis").is_none(), "no Redis configured, none reported: {body}");
+}
