@@ -149,14 +149,19 @@ pub fn e164(value: &str) -> String {
     normalize_phone(value).unwrap_or_else(|_| value.trim().to_owned())
 }
 
+/// A phone number as clients type it: E.164 (`+919000000001`), 10 national digits, or `91` and
+/// 10 digits; spaces, `-`, `(` and `)` are allowed anywhere. Stored normalised to E.164 (the
+/// pattern is exactly what `normalize_phone` accepts).
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*(?:\+[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){1,14}|[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){9}|9[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*1(?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){10})[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*$", example = "+919000000001")]
+#[allow(dead_code)]
+pub struct PhoneNumber(String);
+
 /// A request for a code.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OtpSendRequest {
     /// Phone number; normalised to E.164 (default country India).
-    #[schema(
-        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*(?:\+[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){1,14}|[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){9}|9[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*1(?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){10})[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*$",
-        example = "+919000000001"
-    )]
+    #[schema(value_type = PhoneNumber)]
     pub phone_number: String,
 }
 
@@ -174,10 +179,7 @@ fn default_true() -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OtpVerifyRequest {
     /// Phone number the code went to.
-    #[schema(
-        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*(?:\+[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){1,14}|[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){9}|9[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*1(?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){10})[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*$",
-        example = "+919000000001"
-    )]
+    #[schema(value_type = PhoneNumber)]
     pub phone_number: String,
     /// The code.
     #[schema(min_length = 4, max_length = 8, example = "123456")]
@@ -199,10 +201,7 @@ impl Validate for OtpVerifyRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SignupVerifyRequest {
     /// Phone number the code went to; becomes the account's phone.
-    #[schema(
-        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*(?:\+[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){1,14}|[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){9}|9[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*1(?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){10})[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*$",
-        example = "+919000000001"
-    )]
+    #[schema(value_type = PhoneNumber)]
     pub phone_number: String,
     /// The code.
     #[schema(min_length = 4, max_length = 8, example = "123456")]
@@ -254,10 +253,7 @@ impl Validate for SignupVerifyRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ForgotPasswordVerifyRequest {
     /// Phone number the code went to.
-    #[schema(
-        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*(?:\+[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){1,14}|[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){9}|9[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*1(?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){10})[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*$",
-        example = "+919000000001"
-    )]
+    #[schema(value_type = PhoneNumber)]
     pub phone_number: String,
     /// The code.
     #[schema(min_length = 4, max_length = 8, example = "123456")]
@@ -323,13 +319,8 @@ fn check_profile(v: &mut Validator, name: &str, email: Option<&str>, gender: Opt
 /// Public sign-up (and admin creation) of an account (the original's `UserCreate`).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserCreateRequest {
-    /// Phone number; stored in E.164 (default country India).
-    #[schema(
-        min_length = 1,
-        max_length = 20,
-        pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*(?:\+[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){1,14}|[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){9}|9[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*1(?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){10})[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*$",
-        example = "+919000000001"
-    )]
+    /// Phone number, at most 20 characters as typed; stored in E.164 (default country India).
+    #[schema(value_type = PhoneNumber)]
     pub phone: String,
     /// Display name (not blank).
     #[schema(
