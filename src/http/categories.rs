@@ -44,43 +44,56 @@ pub struct Category {
 /// Body of `POST /categories/`. `id`, `created_at` and `updated_at` are server-set and ignored.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CategoryCreate {
-    /// Unique machine name, 1..100 characters.
+    /// Unique machine name (not blank).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub name: String,
-    /// Display title, 1..200 characters.
+    /// Display title (not blank).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub title: String,
-    /// Up to 500 characters.
+    /// Longer description.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub description: Option<String>,
-    /// Default false.
+    /// Visible to contributors.
     #[serde(default)]
+    #[schema(default = false)]
     pub published: bool,
-    /// Default 0.
+    /// Sort key (ascending).
     #[serde(default)]
+    #[schema(default = 0)]
     pub rank: i32,
 }
 
 /// Body of `PUT /categories/{id}`: every field given is applied.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct CategoryUpdate {
-    /// New name.
+    /// New name (not null, not blank).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 100, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub name: Option<Option<String>>,
-    /// New title.
+    /// New title (not null, not blank).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub title: Option<Option<String>>,
     /// New description (`null` clears it).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub description: Option<Option<String>>,
-    /// New visibility.
+    /// New visibility (not null).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     pub published: Option<Option<bool>>,
-    /// New rank.
+    /// New rank (not null).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = i32, required = false)]
     pub rank: Option<Option<i32>>,
 }
 

@@ -11,6 +11,7 @@ mod cli_db;
 mod cli_users;
 mod foundation;
 mod maintenance;
+mod openapi_constraints;
 mod records_categories;
 mod records_crud;
 mod records_upload;

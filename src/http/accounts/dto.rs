@@ -81,8 +81,10 @@ pub struct OtpResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// Phone number, in any form the service recognises (`9000000001`, `+91 90000 00001`...).
+    #[schema(min_length = 1, max_length = 20, example = "+919000000001")]
     pub phone: String,
     /// Password.
+    #[schema(min_length = 1, max_length = 1024, format = Password)]
     pub password: String,
 }
 
@@ -97,8 +99,10 @@ impl Validate for LoginRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordChangeRequest {
     /// Current password.
+    #[schema(min_length = 1, max_length = 1024, format = Password)]
     pub current_password: String,
-    /// New password, 6 to 100 characters.
+    /// New password.
+    #[schema(min_length = 6, max_length = 100, format = Password)]
     pub new_password: String,
 }
 
@@ -113,8 +117,10 @@ impl Validate for PasswordChangeRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordResetRequest {
     /// The user's phone.
+    #[schema(min_length = 1, max_length = 20, example = "+919000000001")]
     pub phone: String,
-    /// New password, 6 to 100 characters.
+    /// New password.
+    #[schema(min_length = 6, max_length = 100, format = Password)]
     pub new_password: String,
 }
 
@@ -143,10 +149,19 @@ pub fn e164(value: &str) -> String {
     normalize_phone(value).unwrap_or_else(|_| value.trim().to_owned())
 }
 
+/// A phone number as clients type it: E.164 (`+919000000001`), 10 national digits, or `91` and
+/// 10 digits; spaces, `-`, `(` and `)` are allowed anywhere. Stored normalised to E.164 (the
+/// pattern is exactly what `normalize_phone` accepts).
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*(?:\+[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){1,14}|[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){9}|9[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*1(?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){10})[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*$", example = "+919000000001")]
+#[allow(dead_code)]
+pub struct PhoneNumber(String);
+
 /// A request for a code.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OtpSendRequest {
     /// Phone number; normalised to E.164 (default country India).
+    #[schema(value_type = PhoneNumber)]
     pub phone_number: String,
 }
 
@@ -164,11 +179,14 @@ fn default_true() -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OtpVerifyRequest {
     /// Phone number the code went to.
+    #[schema(value_type = PhoneNumber)]
     pub phone_number: String,
-    /// The code, 4 to 8 characters.
+    /// The code.
+    #[schema(min_length = 4, max_length = 8, example = "123456")]
     pub otp_code: String,
     /// Consent to the collection terms; recorded when true and not given before.
     #[serde(default = "default_true")]
+    #[schema(default = true)]
     pub has_given_consent: bool,
 }
 
@@ -183,27 +201,39 @@ impl Validate for OtpVerifyRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SignupVerifyRequest {
     /// Phone number the code went to; becomes the account's phone.
+    #[schema(value_type = PhoneNumber)]
     pub phone_number: String,
-    /// The code, 4 to 8 characters.
+    /// The code.
+    #[schema(min_length = 4, max_length = 8, example = "123456")]
     pub otp_code: String,
-    /// Display name.
+    /// Display name (not blank).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub name: String,
     /// E-mail address.
     #[serde(default)]
+    #[schema(max_length = 100, format = Email)]
     pub email: Option<String>,
-    /// Password (optional: an OTP account can always log in by code).
+    /// Password (optional: an OTP account can always log in by code), 6 to 100 characters; an
+    /// empty string means none.
     #[serde(default)]
+    #[schema(max_length = 100, pattern = r"^$|^[\s\S]{6,}", format = Password)]
     pub password: Option<String>,
     /// Must be true.
     pub has_given_consent: bool,
     /// Gender.
     #[serde(default)]
+    #[schema(max_length = 20)]
     pub gender: Option<String>,
     /// Date of birth, `YYYY-MM-DD`.
     #[serde(default)]
     pub date_of_birth: Option<NaiveDate>,
     /// Place.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub place: Option<String>,
 }
 
@@ -223,10 +253,13 @@ impl Validate for SignupVerifyRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ForgotPasswordVerifyRequest {
     /// Phone number the code went to.
+    #[schema(value_type = PhoneNumber)]
     pub phone_number: String,
-    /// The code, 4 to 8 characters.
+    /// The code.
+    #[schema(min_length = 4, max_length = 8, example = "123456")]
     pub otp_code: String,
-    /// New password, 6 to 100 characters.
+    /// New password.
+    #[schema(min_length = 6, max_length = 100, format = Password)]
     pub new_password: String,
 }
 
@@ -286,23 +319,33 @@ fn check_profile(v: &mut Validator, name: &str, email: Option<&str>, gender: Opt
 /// Public sign-up (and admin creation) of an account (the original's `UserCreate`).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserCreateRequest {
-    /// Phone number; stored in E.164 (default country India).
+    /// Phone number, at most 20 characters as typed; stored in E.164 (default country India).
+    #[schema(value_type = PhoneNumber)]
     pub phone: String,
-    /// Display name, 1 to 100 characters.
+    /// Display name (not blank).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub name: String,
     /// E-mail address.
     #[serde(default)]
+    #[schema(max_length = 100, format = Email)]
     pub email: Option<String>,
-    /// Gender, free text up to 20 characters.
+    /// Gender, free text.
     #[serde(default)]
+    #[schema(max_length = 20)]
     pub gender: Option<String>,
     /// Date of birth, `YYYY-MM-DD`.
     #[serde(default)]
     pub date_of_birth: Option<NaiveDate>,
-    /// Place, up to 100 characters.
+    /// Place.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub place: Option<String>,
-    /// Password, 6 to 100 characters.
+    /// Password.
+    #[schema(min_length = 6, max_length = 100, format = Password)]
     pub password: String,
     /// Role ids; honoured only when the caller is an admin (everyone else gets role `user`).
     #[serde(default)]
@@ -330,17 +373,17 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 /// explicit `null` clears a field that may be empty.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UserUpdateRequest {
-    /// Display name, 1 to 100 characters (not null).
+    /// Display name (not null, not blank).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 100, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub name: Option<Option<String>>,
     /// E-mail address, or null.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100, format = Email)]
     pub email: Option<Option<String>>,
     /// Gender, or null.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 20)]
     pub gender: Option<Option<String>>,
     /// Date of birth, or null.
     #[serde(default, deserialize_with = "present")]
@@ -348,15 +391,15 @@ pub struct UserUpdateRequest {
     pub date_of_birth: Option<Option<NaiveDate>>,
     /// Place, or null.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub place: Option<Option<String>>,
-    /// Whether the account may sign in (admins only; false revokes the user's tokens).
+    /// Whether the account may sign in (admins only; false revokes the user's tokens). Not null.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     pub is_active: Option<Option<bool>>,
-    /// Consent to the collection terms.
+    /// Consent to the collection terms (not null).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     pub has_given_consent: Option<Option<bool>>,
     /// Last login time, as some clients report it.
     #[serde(default, deserialize_with = "present")]
@@ -407,14 +450,17 @@ impl Validate for UserUpdateRequest {
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
-    /// Rows to skip (default 0).
+    /// Rows to skip.
     #[serde(default)]
+    #[param(minimum = 0, default = 0)]
     pub skip: Option<i64>,
-    /// Rows to return, 1 to 1000 (default 100).
+    /// Rows to return.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     pub limit: Option<i64>,
     /// Only the users with this phone number (any form: `9000000001`, `+919000000001`...).
     #[serde(default)]
+    #[param(example = "+919000000001")]
     pub phone: Option<String>,
 }
 
@@ -446,8 +492,9 @@ impl Validate for AddRoleQuery {
 pub struct RoleCreateRequest {
     /// `admin`, `user` or `reviewer`.
     pub name: RoleName,
-    /// Description, up to 255 characters.
+    /// Description.
     #[serde(default)]
+    #[schema(max_length = 255)]
     pub description: Option<String>,
 }
 
@@ -460,8 +507,9 @@ impl Validate for RoleCreateRequest {
 /// A role's new description.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RoleUpdateRequest {
-    /// Description, up to 255 characters, or null.
+    /// Description, or null.
     #[serde(default)]
+    #[schema(max_length = 255)]
     pub description: Option<String>,
 }
 

@@ -50,12 +50,15 @@ pub struct ListQuery {
     /// Created before this instant (RFC 3339).
     pub created_before: Option<DateTime<Utc>>,
     /// Only records with exactly these bytes (SHA-256, hex): finds duplicates.
+    #[param(pattern = r"^[0-9a-fA-F]{64}$")]
     pub content_sha256: Option<String>,
     /// Records to skip (ignored when `cursor` is given).
     #[serde(default)]
+    #[param(minimum = 0, default = 0)]
     pub skip: i64,
-    /// Page size, 1..1000.
+    /// Page size.
     #[serde(default = "default_limit")]
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     pub limit: i64,
     /// Keyset cursor from the previous page's `X-Next-Cursor` header: stays fast at any depth.
     pub cursor: Option<String>,
@@ -233,10 +236,16 @@ pub fn check_location(
 /// ignored. `user_id` may name someone else only for an admin.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RecordCreate {
-    /// 1..200 characters.
+    /// Title (not blank).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub title: String,
-    /// Up to 1000 characters.
+    /// Description.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
     /// text, audio, video or image.
     pub media_type: MediaType,
@@ -251,17 +260,19 @@ pub struct RecordCreate {
     pub location: Option<Option<Location>>,
     /// Top-level latitude (with `longitude`), as the official app sends it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = -90.0, maximum = 90.0)]
     pub latitude: Option<Option<f64>>,
     /// Top-level longitude (with `latitude`).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = -180.0, maximum = 180.0)]
     pub longitude: Option<Option<f64>>,
     /// Language (`te`, `telugu`, ...).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 50)]
     pub language: Option<String>,
     /// Release rights (`creator`, `open`, ...).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 50)]
     pub release_rights: Option<String>,
     /// Free-form JSON.
     #[serde(default)]
@@ -291,9 +302,11 @@ impl Validate for RecordCreate {
 pub struct CreateQuery {
     /// Generate and store a sample file for the record (the original's testing aid).
     #[serde(default)]
+    #[param(default = false)]
     pub generate_file: bool,
-    /// Size of the generated file in KiB, 1..1000.
+    /// Size of the generated file in KiB.
     #[serde(default = "default_kb")]
+    #[param(minimum = 1, maximum = 1000, default = 10)]
     pub file_size_kb: i64,
 }
 
@@ -494,21 +507,21 @@ async fn generate_file(state: &AppState, new: &NewRecord, size_kb: i64) -> Resul
 /// `status` and `reviewed` are applied for reviewers and admins only.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct RecordUpdate {
-    /// New title.
+    /// New title (not null, not blank).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 200, pattern = r"[^\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]")]
     pub title: Option<Option<String>>,
     /// New description (`null` clears it).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 1000)]
     pub description: Option<Option<String>>,
-    /// New media type (only while no file is stored).
+    /// New media type (only while no file is stored; not null).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<MediaType>)]
+    #[schema(value_type = MediaType, required = false)]
     pub media_type: Option<Option<MediaType>>,
-    /// New status (reviewers and admins).
+    /// New status (reviewers and admins; not null).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 20)]
     pub status: Option<Option<String>>,
     /// New location (`null` clears it).
     #[serde(default, deserialize_with = "present")]
@@ -516,23 +529,23 @@ pub struct RecordUpdate {
     pub location: Option<Option<Location>>,
     /// Top-level latitude (with `longitude`).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = -90.0, maximum = 90.0)]
     pub latitude: Option<Option<f64>>,
     /// Top-level longitude (with `latitude`).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, minimum = -180.0, maximum = 180.0)]
     pub longitude: Option<Option<f64>>,
-    /// `true` marks the record reviewed by the caller, now (reviewers and admins).
+    /// `true` marks the record reviewed by the caller, now (reviewers and admins; not null).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     pub reviewed: Option<Option<bool>>,
     /// New language.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 50)]
     pub language: Option<Option<String>>,
     /// New release rights.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 50)]
     pub release_rights: Option<Option<String>>,
     /// New metadata.
     #[serde(default, deserialize_with = "present")]

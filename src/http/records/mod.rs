@@ -49,9 +49,11 @@ pub fn router() -> Router<AppState> {
 /// A point as the API writes and reads it.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Location {
-    /// −90..90.
+    /// Latitude in degrees (WGS84).
+    #[schema(minimum = -90.0, maximum = 90.0, example = 17.385)]
     pub latitude: f64,
-    /// −180..180.
+    /// Longitude in degrees (WGS84).
+    #[schema(minimum = -180.0, maximum = 180.0, example = 78.4867)]
     pub longitude: f64,
 }
 

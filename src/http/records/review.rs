@@ -43,8 +43,9 @@ impl Decision {
 pub struct ReviewRequest {
     /// `approve` or `reject`.
     pub decision: Decision,
-    /// Optional note, up to 1000 characters.
+    /// Optional note.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 
@@ -93,12 +94,13 @@ pub struct QueueQuery {
     pub category_id: Option<Uuid>,
     /// Only this media type.
     pub media_type: Option<MediaType>,
-    /// How many records to claim, 1..50 (default 1).
+    /// How many records to claim.
     #[serde(default = "one")]
+    #[param(minimum = 1, maximum = 50, default = 1)]
     pub limit: i64,
-    /// How long the claim lasts, 30..3600 seconds (default 900): after that, unreviewed records
-    /// go back to the queue.
+    /// How long the claim lasts, in seconds: after that, unreviewed records go back to the queue.
     #[serde(default = "lease")]
+    #[param(minimum = 30, maximum = 3600, default = 900)]
     pub lease_seconds: i64,
 }
 

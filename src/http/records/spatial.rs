@@ -29,13 +29,18 @@ pub const DEFAULT_NEARBY_RADIUS_M: f64 = 10_000.0;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct NearbyQuery {
-    /// Centre latitude, −90..90.
+    /// Centre latitude.
+    #[param(minimum = -90.0, maximum = 90.0, example = 17.385)]
     pub latitude: f64,
-    /// Centre longitude, −180..180.
+    /// Centre longitude.
+    #[param(minimum = -180.0, maximum = 180.0, example = 78.4867)]
     pub longitude: f64,
-    /// Radius in metres, >0 and ≤50000 (default 10000).
+    /// Radius in metres (default 10000).
+    #[param(exclusive_minimum = 0.0, maximum = 50000.0, default = 10000.0)]
     pub distance_meters: Option<f64>,
-    /// Alias of `distance_meters` (the official app sends it).
+    /// Alias of `distance_meters` (the official app sends it); checked only when
+    /// `distance_meters` is absent.
+    #[param(exclusive_minimum = 0.0, maximum = 50000.0)]
     pub radius: Option<f64>,
     /// Only this category.
     pub category_id: Option<Uuid>,
@@ -43,9 +48,11 @@ pub struct NearbyQuery {
     pub media_type: Option<MediaType>,
     /// Records to skip.
     #[serde(default)]
+    #[param(minimum = 0, default = 0)]
     pub skip: i64,
-    /// Page size, 1..1000.
+    /// Page size.
     #[serde(default = "limit_100")]
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     pub limit: i64,
 }
 
@@ -87,13 +94,17 @@ impl Validate for NearbyQuery {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BboxQuery {
-    /// South edge, −90..90.
+    /// South edge.
+    #[param(minimum = -90.0, maximum = 90.0)]
     pub min_lat: f64,
-    /// North edge, −90..90.
+    /// North edge.
+    #[param(minimum = -90.0, maximum = 90.0)]
     pub max_lat: f64,
-    /// West edge, −180..180.
+    /// West edge.
+    #[param(minimum = -180.0, maximum = 180.0)]
     pub min_lng: f64,
-    /// East edge, −180..180.
+    /// East edge.
+    #[param(minimum = -180.0, maximum = 180.0)]
     pub max_lng: f64,
     /// Only this category.
     pub category_id: Option<Uuid>,
@@ -101,9 +112,11 @@ pub struct BboxQuery {
     pub media_type: Option<MediaType>,
     /// Records to skip.
     #[serde(default)]
+    #[param(minimum = 0, default = 0)]
     pub skip: i64,
-    /// Page size, 1..1000.
+    /// Page size.
     #[serde(default = "limit_100")]
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     pub limit: i64,
 }
 
@@ -123,10 +136,13 @@ impl Validate for BboxQuery {
 #[into_params(parameter_in = Query)]
 pub struct DistanceQuery {
     /// Centre latitude.
+    #[param(minimum = -90.0, maximum = 90.0, example = 17.385)]
     pub latitude: f64,
     /// Centre longitude.
+    #[param(minimum = -180.0, maximum = 180.0, example = 78.4867)]
     pub longitude: f64,
-    /// Only records within this many metres (>0, ≤100000); all located records when absent.
+    /// Only records within this many metres; all located records when absent.
+    #[param(exclusive_minimum = 0.0, maximum = 100000.0)]
     pub max_distance_meters: Option<f64>,
     /// Only this category.
     pub category_id: Option<Uuid>,
@@ -134,9 +150,11 @@ pub struct DistanceQuery {
     pub media_type: Option<MediaType>,
     /// Records to skip.
     #[serde(default)]
+    #[param(minimum = 0, default = 0)]
     pub skip: i64,
-    /// Page size, 1..500 (default 50).
+    /// Page size.
     #[serde(default = "limit_50")]
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: i64,
 }
 
