@@ -612,3 +612,45 @@ async fn record_nearby_pages_nearest_first_and_cuts_exactly_at_the_radius() {
     let expected: Vec<String> = distances.iter().filter(|d| **d <= 10_000.0).map(|d| format!("{d}")).collect();
     assert_eq!(titles, expected, "every point within 10 km, nearest first, across pages; none beyond");
 }
+
+#[tokio::test]
+async fn record_nearby_works_at_the_antimeridian_and_the_poles() {
+    let app = TestApp::spawn().await;
+    let user = app.contributor().await;
+    let cat = category(&app, "edges").await;
+    for (title, lon, lat) in [
+        ("east", 179.99, 17.385),
+        ("west", -179.99, 17.385),
+        ("dateline", 180.0, 17.385),
+        ("north pole", 0.0, 90.0),
+        ("south pole", 180.0, -90.0),
+        ("equator", 180.0, 0.0),
+    ] {
+        create(
+            &app,
+            &user,
+            json!({"title": title, "media_type": "text", "category_id": cat, "latitude": lat, "longitude": lon}),
+        )
+        .await;
+    }
+    for (lat, lon, radius, expected) in [
+        // ≈1.06 km each side of the 180° meridian: both sides are found, nearest first.
+        (17.385, 180.0, 5000, vec!["dateline", "east", "west"]),
+        (17.385, -180.0, 5000, vec!["dateline", "east", "west"]),
+        (-90.0, -180.0, 50_000, vec!["south pole"]),
+        (90.0, 180.0, 50_000, vec!["north pole"]),
+    ] {
+        let (status, body) = send(
+            app.get(&format!("/api/v1/records/search/nearby?latitude={lat}&longitude={lon}&radius={radius}"))
+                .header("Authorization", user.bearer()),
+        )
+        .await;
+        assert_eq!(status, 200, "({lat}, {lon}): {body}");
+        let mut titles: Vec<&str> = body.as_array().unwrap().iter().map(|r| r["title"].as_str().unwrap()).collect();
+        assert_eq!(titles.remove(0), expected[0], "({lat}, {lon}) nearest first: {body}");
+        titles.sort();
+        let mut rest = expected[1..].to_vec();
+        rest.sort();
+        assert_eq!(titles, rest, "({lat}, {lon})");
+    }
+}

@@ -240,32 +240,61 @@ pub async fn nearby(
     ValidQuery(q): ValidQuery<NearbyQuery>,
 ) -> Result<Response> {
     let radius = q.distance_meters.or(q.radius).unwrap_or(DEFAULT_NEARBY_RADIUS_M);
-    // A nearest-first walk of the geography GiST index (`<->`), bounded by the circle's bounding
-    // box and stopped after the page, instead of measuring every record in the circle and sorting
-    // them all (about 3x faster on 100k records). The walk orders by sphere distance; the outer
-    // query keeps exactly the records within `radius` metres (spheroid) and orders by that.
-    let mut qb = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {RECORD_COLUMNS}, r.distance_meters FROM (SELECT r.*, ST_Distance(r.location::geography, "
-    ));
-    push_point(&mut qb, q.latitude, q.longitude);
-    // The buffer is a polygon inscribed in the circle; 1% more keeps its box around the whole circle.
-    qb.push(") AS distance_meters FROM record r WHERE r.location::geography && ST_Buffer(");
-    push_point(&mut qb, q.latitude, q.longitude);
-    qb.push(", ").push_bind(radius * 1.01).push(")");
-    push_visibility(&mut qb, &auth);
-    push_filters(&mut qb, q.category_id, q.media_type);
-    qb.push(" ORDER BY r.location::geography <-> ");
-    push_point(&mut qb, q.latitude, q.longitude);
-    qb.push(" LIMIT ").push_bind(q.skip.saturating_add(q.limit));
-    qb.push(") r WHERE r.distance_meters <= ").push_bind(radius);
-    qb.push(" ORDER BY r.distance_meters, r.created_at DESC, r.uid DESC LIMIT ").push_bind(q.limit);
-    qb.push(" OFFSET ").push_bind(q.skip);
-    let rows: Vec<DistanceRow> = qb.build_query_as().fetch_all(&state.db).await?;
+    let rows: Vec<DistanceRow> = match nearby_query(&q, &auth, radius, true).build_query_as().fetch_all(&state.db).await
+    {
+        Ok(rows) => rows,
+        // PostGIS's geography nearest-first walk can fail its own order check near the poles and
+        // the antimeridian; the measuring query is slower but always right.
+        Err(sqlx::Error::Database(e)) if e.message().contains("index returned tuples in wrong order") => {
+            nearby_query(&q, &auth, radius, false).build_query_as().fetch_all(&state.db).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
     let records = rows.into_iter().map(|r| (r.record.into_read(&state.config), r.distance_meters));
     if wants_geojson(&headers) {
         return Ok(geojson(records.map(|(r, d)| feature(&r, Some(d))).collect()));
     }
     Ok(Json(records.map(|(r, _)| r).collect::<Vec<_>>()).into_response())
+}
+
+/// The nearby query. With `walk`, a nearest-first walk of the geography GiST index (`<->`),
+/// bounded by the circle's box and stopped after the page (much faster than measuring and
+/// sorting every record in the circle); it orders by sphere distance, so the outer query keeps
+/// exactly the records within `radius` metres (spheroid) and orders by that. Without `walk`, every
+/// record within the radius is measured and sorted.
+fn nearby_query<'a>(
+    q: &'a NearbyQuery,
+    auth: &crate::auth::CurrentUser,
+    radius: f64,
+    walk: bool,
+) -> QueryBuilder<'a, Postgres> {
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {RECORD_COLUMNS}, r.distance_meters FROM (SELECT r.*, ST_Distance(r.location::geography, "
+    ));
+    push_point(&mut qb, q.latitude, q.longitude);
+    if walk {
+        // The buffer is a polygon inscribed in the circle; 1% more keeps its box around the circle.
+        qb.push(") AS distance_meters FROM record r WHERE r.location::geography && ST_Buffer(");
+        push_point(&mut qb, q.latitude, q.longitude);
+        qb.push(", ").push_bind(radius * 1.01).push(")");
+    } else {
+        qb.push(
+            ") AS distance_meters FROM record r WHERE r.location IS NOT NULL AND ST_DWithin(r.location::geography, ",
+        );
+        push_point(&mut qb, q.latitude, q.longitude);
+        qb.push(", ").push_bind(radius).push(")");
+    }
+    push_visibility(&mut qb, auth);
+    push_filters(&mut qb, q.category_id, q.media_type);
+    if walk {
+        qb.push(" ORDER BY r.location::geography <-> ");
+        push_point(&mut qb, q.latitude, q.longitude);
+        qb.push(" LIMIT ").push_bind(q.skip.saturating_add(q.limit));
+    }
+    qb.push(") r WHERE r.distance_meters <= ").push_bind(radius);
+    qb.push(" ORDER BY r.distance_meters, r.created_at DESC, r.uid DESC LIMIT ").push_bind(q.limit);
+    qb.push(" OFFSET ").push_bind(q.skip);
+    qb
 }
 
 /// Records inside a latitude/longitude box, boundary included, newest first.
