@@ -1,6 +1,8 @@
 //! Categories (`/api/v1/categories`): listed by rank then name, validated (422, never 500),
 //! updated field by field, and protected from deletion while records use them (409).
 
+use crate::http::common::{MessageResponse, present};
+
 use axum::{
     Json, Router,
     extract::{Path, State},
@@ -8,7 +10,7 @@ use axum::{
     routing::get,
 };
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
@@ -95,20 +97,6 @@ pub struct CategoryUpdate {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = i32, required = false)]
     pub rank: Option<Option<i32>>,
-}
-
-/// Tells an absent key (`None`) from an explicit `null` (`Some(None)`).
-pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> std::result::Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// Answer of a delete.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MessageResponse {
-    /// What was done.
-    pub message: String,
 }
 
 fn name_rules(v: &mut Validator, field: &str, value: &str, max: usize) {

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod categories;
 pub mod client_ip;
+pub mod common;
 pub mod docs;
 pub mod extract;
 pub mod health;

@@ -2,30 +2,17 @@
 //! validation rules (lengths as pydantic counted them).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub use crate::http::common::MessageResponse;
 use crate::{
     db::accounts::{ContributionItem, RoleRecord, UserRecord},
     domain::{RoleName, normalize_phone},
-    http::{Validate, Validator},
+    http::{Validate, Validator, common::present},
 };
-
-/// `{"message": ...}`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MessageResponse {
-    /// What happened.
-    pub message: String,
-}
-
-impl MessageResponse {
-    /// A message body.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into() }
-    }
-}
 
 /// A user with their roles (the original's `UserWithRoles`).
 #[derive(Debug, Serialize, ToSchema)]
@@ -363,10 +350,6 @@ impl Validate for UserCreateRequest {
         check_profile(v, &self.name, self.email.as_deref(), self.gender.as_deref(), self.place.as_deref());
         v.str_len("password", &self.password, 6, 100);
     }
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Ok(Some(Option::deserialize(d)?))
 }
 
 /// A partial update of a user (`PUT` and `PATCH`): only the keys present are applied, and an

@@ -23,7 +23,7 @@ use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
     domain::MediaType,
     error::{AppError, FieldError, Result, ResultExt},
-    http::{ValidJson, ValidQuery, Validate, Validator, categories::present},
+    http::{ValidJson, ValidQuery, Validate, Validator, common::present},
     state::AppState,
     storage::objects::record_key,
 };
@@ -670,14 +670,14 @@ pub async fn update_record(
 /// Deletes a record (its owner or an admin) and its stored object.
 #[utoipa::path(delete, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
     params(("record_id" = String, Path)),
-    responses((status = 200, body = crate::http::categories::MessageResponse),
+    responses((status = 200, body = crate::http::common::MessageResponse),
         (status = 400, body = crate::http::docs::ErrorDetail), (status = 403, body = crate::http::docs::ErrorDetail),
         (status = 404, body = crate::http::docs::ErrorDetail)))]
 pub async fn delete_record(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
     Path(record_id): Path<String>,
-) -> Result<Json<crate::http::categories::MessageResponse>> {
+) -> Result<Json<crate::http::common::MessageResponse>> {
     let uid = parse_record_id(&record_id)?;
     let row = load_visible(&state, &auth, uid).await?;
     if !auth.is_admin() && row.user_id != auth.id {
@@ -693,7 +693,7 @@ pub async fn delete_record(
     if let Some(key) = key {
         state.storage.delete_quietly(&key).await;
     }
-    Ok(Json(crate::http::categories::MessageResponse { message: "Record deleted successfully".into() }))
+    Ok(Json(crate::http::common::MessageResponse { message: "Record deleted successfully".into() }))
 }
 
 /// A 422 on one body field (used by form parsing).
