@@ -1,51 +1,23 @@
 //! The RBAC matrix: every row of `corpus_te::auth::policy::RULES` called as every kind of caller.
 
-use corpus_te::auth::{
-    password,
-    policy::{Caller, RULES, Rule},
-};
+use corpus_te::auth::policy::{Caller, RULES, Rule};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, accounts::PASSWORD, send, sms::FakeSms};
-
-struct Account {
-    id: Uuid,
-    phone: String,
-    token: String,
-}
-
-/// An account with a precomputed password hash (hashing once keeps the matrix fast).
-async fn account(app: &TestApp, hash: &str, roles: &[&str]) -> Account {
-    let phone = format!("+917{:09}", rand::random::<u32>() % 1_000_000_000);
-    let id: Uuid = sqlx::query_scalar(
-        r#"INSERT INTO "user" (phone, name, hashed_password, has_given_consent, consent_given_at)
-           VALUES ($1, 'Matrix', $2, true, now()) RETURNING id"#,
-    )
-    .bind(&phone)
-    .bind(hash)
-    .fetch_one(app.pool())
-    .await
-    .unwrap();
-    for role in roles {
-        sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM role WHERE name::text = $2")
-            .bind(id)
-            .bind(role)
-            .execute(app.pool())
-            .await
-            .unwrap();
-    }
-    let token = app.token_keys().issue(id).unwrap();
-    Account { id, phone, token }
-}
+use crate::helpers::{
+    TestApp,
+    accounts::{PASSWORD, TestUser},
+    send,
+    sms::FakeSms,
+};
 
 fn fresh_phone() -> String {
     format!("+916{:09}", rand::random::<u32>() % 1_000_000_000)
 }
 
 /// A request that succeeds (or fails only for business reasons) when the caller may call `rule`.
-fn sample(rule: &Rule, target: &Account, user_id: Uuid) -> (String, Option<Value>) {
+fn sample(rule: &Rule, target: &TestUser, user_id: Uuid) -> (String, Option<Value>) {
     let mut path = rule
         .path
         .replace("{user_id}", &user_id.to_string())
@@ -109,7 +81,6 @@ async fn every_accounts_endpoint_answers_each_kind_of_caller_as_the_policy_table
         c.otp_ip_limit_per_hour = 100_000;
     })
     .await;
-    let hash = password::hash(PASSWORD.to_owned()).await.unwrap();
     let mut failures = Vec::new();
     let mut calls = 0;
     for rule in RULES {
@@ -118,13 +89,13 @@ async fn every_accounts_endpoint_answers_each_kind_of_caller_as_the_policy_table
                 continue;
             }
             // Fresh accounts for every call: some calls delete, deactivate or revoke.
-            let target = account(&app, &hash, &["user"]).await;
+            let target = app.create_user(&["user"]).await;
             let me = match caller {
                 Caller::Anonymous => None,
-                Caller::NoRole | Caller::Owner => Some(account(&app, &hash, &[]).await),
-                Caller::User => Some(account(&app, &hash, &["user"]).await),
-                Caller::Reviewer => Some(account(&app, &hash, &["reviewer"]).await),
-                Caller::Admin => Some(account(&app, &hash, &["admin"]).await),
+                Caller::NoRole | Caller::Owner => Some(app.create_user(&[]).await),
+                Caller::User => Some(app.create_user(&["user"]).await),
+                Caller::Reviewer => Some(app.create_user(&["reviewer"]).await),
+                Caller::Admin => Some(app.create_user(&["admin"]).await),
             };
             let user_id = match (&me, caller) {
                 (Some(me), Caller::Owner) => me.id,

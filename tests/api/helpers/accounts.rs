@@ -40,7 +40,9 @@ impl TestApp {
     /// Creates an active user with consent, password [`PASSWORD`] and the given role names.
     pub async fn create_user(&self, roles: &[&str]) -> TestUser {
         let phone = random_phone();
-        let hash = password::hash(PASSWORD.to_owned()).await.unwrap();
+        // Hashing once per test process keeps tests that make many accounts fast.
+        static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+        let hash = HASH.get_or_init(|| async { password::hash(PASSWORD.to_owned()).await.unwrap() }).await;
         let id: Uuid = sqlx::query_scalar(
             r#"INSERT INTO "user" (id, phone, name, hashed_password, is_active, has_given_consent, consent_given_at)
                VALUES (gen_random_uuid(), $1, $2, $3, true, true, now()) RETURNING id"#,
