@@ -116,3 +116,25 @@ async fn openapi_document_states_the_validation_rules() {
         &[("minimum", 30.0), ("maximum", 3600.0)],
     );
 }
+
+#[tokio::test]
+async fn upload_bodies_are_documented_as_multipart_forms_with_file_parts() {
+    let app = TestApp::spawn().await;
+    let (_, doc) = send(app.get("/api/v1/openapi.json")).await;
+    let multipart = |path: &str| {
+        let schema = &doc["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"];
+        assert!(schema.is_object(), "POST {path} documents a multipart body");
+        resolve(&doc, schema).clone()
+    };
+    let upload = multipart("/api/v1/records/upload");
+    let file = property(&doc, &upload, "file");
+    assert_eq!(file["format"], "binary", "{file}");
+    assert_limits(property(&doc, &upload, "title"), &[("minLength", 1.0), ("maxLength", 200.0)]);
+    assert!(upload["required"].as_array().unwrap().iter().any(|r| r == "media_type"));
+    let chunk = multipart("/api/v1/records/upload/chunk");
+    assert_eq!(property(&doc, &chunk, "chunk")["format"], "binary");
+    let required: Vec<&str> = chunk["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for field in ["chunk", "chunk_index", "total_chunks", "upload_uuid"] {
+        assert!(required.contains(&field), "{field} is required: {required:?}");
+    }
+}

@@ -193,6 +193,74 @@ fn encode_pairs(pairs: &[(String, String)]) -> Vec<u8> {
     form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish().into_bytes()
 }
 
+/// The multipart body of `POST /records/upload`, for the documentation (the handler reads the
+/// parts as they stream in; [`UploadForm`] holds the rules). Send `file` for a direct upload, or
+/// `upload_uuid` (with `filename` and `total_chunks`) and no file to finish a chunked upload; the
+/// latter may also be sent form-urlencoded.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadRequest {
+    /// Title (not blank).
+    #[schema(min_length = 1, max_length = 200)]
+    title: String,
+    /// Description.
+    #[schema(max_length = 1000)]
+    description: Option<String>,
+    /// Category.
+    category_id: Uuid,
+    /// Owner: the caller when left out; another user's id needs the admin role.
+    user_id: Option<Uuid>,
+    /// Kind of the file; its bytes must match.
+    media_type: MediaType,
+    /// The file (direct upload).
+    #[schema(value_type = Option<String>, format = Binary)]
+    file: Option<Vec<u8>>,
+    /// Where it was recorded (with `longitude`).
+    #[schema(minimum = -90.0, maximum = 90.0)]
+    latitude: Option<f64>,
+    /// Where it was recorded (with `latitude`).
+    #[schema(minimum = -180.0, maximum = 180.0)]
+    longitude: Option<f64>,
+    /// Record the file name as `<uid><ext>` instead of the client's name (true/false/1/0/yes/no).
+    use_uid_filename: Option<bool>,
+    /// Language code or name (`te`, `telugu`, ...).
+    #[schema(min_length = 1, max_length = 50)]
+    language: Option<String>,
+    /// Release rights (`creator`, `open`, ...).
+    #[schema(min_length = 1, max_length = 50)]
+    release_rights: Option<String>,
+    /// A JSON document, sent as a string.
+    metadata: Option<String>,
+    /// The chunked upload to finish (instead of `file`).
+    upload_uuid: Option<Uuid>,
+    /// The file's name (chunked uploads).
+    #[schema(min_length = 1, max_length = 255)]
+    filename: Option<String>,
+    /// How many chunks the chunked upload has.
+    #[schema(minimum = 1, maximum = 100000)]
+    total_chunks: Option<i64>,
+}
+
+/// The multipart body of `POST /records/upload/chunk`, for the documentation.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ChunkRequest {
+    /// The chunk's bytes (some clients name this part `file`).
+    #[schema(value_type = String, format = Binary)]
+    chunk: Vec<u8>,
+    /// The whole file's name.
+    #[schema(min_length = 1, max_length = 255)]
+    filename: Option<String>,
+    /// Position of this chunk, from 0.
+    #[schema(minimum = 0)]
+    chunk_index: i64,
+    /// How many chunks the file has.
+    #[schema(minimum = 1, maximum = 100000)]
+    total_chunks: i64,
+    /// Id of the upload, chosen by the client.
+    upload_uuid: Uuid,
+}
+
 /// The form fields of `POST /records/upload` (§7.1 plus what the real clients send).
 #[derive(Debug, Deserialize)]
 pub struct UploadForm {
@@ -375,7 +443,8 @@ async fn store_upload(
 /// Direct upload (multipart with a `file` part), or finalisation of a chunked upload
 /// (`upload_uuid` without a file part, multipart or form-urlencoded). Answers 201 with the record.
 #[utoipa::path(post, path = "/api/v1/records/upload", tag = "records", security(("HTTPBearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "title, description, category_id, user_id, media_type, file, latitude, longitude, use_uid_filename, language, release_rights, metadata (JSON string); or upload_uuid, filename, total_chunks instead of file"),
+    request_body(content = UploadRequest, content_type = "multipart/form-data",
+        description = "A direct upload (`file`), or the end of a chunked upload (`upload_uuid`, no file; may also be form-urlencoded)"),
     responses((status = 201, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
         (status = 403, body = crate::http::docs::ErrorDetail), (status = 413, body = crate::http::docs::ErrorDetail),
         (status = 415, body = crate::http::docs::ErrorDetail), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
@@ -570,7 +639,7 @@ impl Validate for ChunkForm {
 /// `chunk_index` from 0, `total_chunks`, `upload_uuid` chosen by the client). Chunks may come in
 /// any order; re-sending one is harmless. The upload belongs to whoever sent its first chunk.
 #[utoipa::path(post, path = "/api/v1/records/upload/chunk", tag = "records", security(("HTTPBearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "chunk (or file), filename, chunk_index, total_chunks, upload_uuid"),
+    request_body(content = ChunkRequest, content_type = "multipart/form-data"),
     responses((status = 200, body = ChunkResponse), (status = 400, body = crate::http::docs::ErrorDetail),
         (status = 403, body = crate::http::docs::ErrorDetail), (status = 409, body = crate::http::docs::ErrorDetail),
         (status = 413, body = crate::http::docs::ErrorDetail), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
