@@ -259,13 +259,13 @@ pub async fn chunked_upload_round_trip(app: &TestApp) {
         let (status, body) = chunk(app, &user, upload_uuid, i, total, parts[i]).await;
         assert_eq!(status, 200, "{body}");
     }
-    // Another user can neither add to nor look at this upload.
-    let (status, _) = chunk(app, &other, upload_uuid, 1, total, parts[1]).await;
-    assert_eq!(status, 403);
+    // Another user can neither add to nor look at this upload: to them it does not exist.
+    let (status, body) = chunk(app, &other, upload_uuid, 1, total, parts[1]).await;
+    assert_eq!((status, body), (404, serde_json::json!({"detail": "Upload not found"})));
     let (status, _) =
         send(app.get(&format!("/api/v1/records/upload/{upload_uuid}/status")).header("Authorization", other.bearer()))
             .await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404);
     // A dropped connection in the middle of chunk 3: the server keeps nothing of it.
     let (ct, body) = multipart(
         &[("chunk_index", "3"), ("total_chunks", "4"), ("upload_uuid", &upload_uuid.to_string())],

@@ -509,12 +509,9 @@ async fn load_session(state: &AppState, user: &CurrentUser, upload_uuid: Uuid) -
     .bind(upload_uuid)
     .fetch_optional(&state.db)
     .await?;
-    if let Some(s) = &session
-        && s.user_id != user.id
-    {
-        return Err(AppError::Forbidden("This upload belongs to another user".into()));
-    }
-    Ok(session)
+    // Someone else's upload is answered like a missing one (as someone else's record is), so an
+    // upload id reveals nothing about its owner.
+    Ok(session.filter(|s| s.user_id == user.id))
 }
 
 async fn finalise(state: &AppState, user: &CurrentUser, fields: &UploadFields, upload_uuid: Uuid) -> Result<RecordRow> {
