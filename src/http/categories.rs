@@ -99,17 +99,10 @@ pub struct CategoryUpdate {
     pub rank: Option<Option<i32>>,
 }
 
-fn name_rules(v: &mut Validator, field: &str, value: &str, max: usize) {
-    v.str_len(field, value, 1, max);
-    if !value.is_empty() && value.trim().is_empty() {
-        v.error("string_blank", field, "String should not be blank", Some(value.into()), None);
-    }
-}
-
 impl Validate for CategoryCreate {
     fn validate(&self, v: &mut Validator) {
-        name_rules(v, "name", &self.name, 100);
-        name_rules(v, "title", &self.title, 200);
+        v.non_blank("name", &self.name, 100);
+        v.non_blank("title", &self.title, 200);
         v.opt_str_len("description", self.description.as_deref(), 0, 500);
     }
 }
@@ -120,12 +113,12 @@ impl Validate for CategoryUpdate {
             v.error("missing", field, "Field cannot be null", Some(serde_json::Value::Null), None)
         };
         match &self.name {
-            Some(Some(name)) => name_rules(v, "name", name, 100),
+            Some(Some(name)) => v.non_blank("name", name, 100),
             Some(None) => null(v, "name"),
             None => {}
         }
         match &self.title {
-            Some(Some(title)) => name_rules(v, "title", title, 200),
+            Some(Some(title)) => v.non_blank("title", title, 200),
             Some(None) => null(v, "title"),
             None => {}
         }

@@ -78,6 +78,14 @@ impl Validator {
         }
     }
 
+    /// Requires 1..=`max` characters, not all whitespace (`string_blank` otherwise).
+    pub fn non_blank(&mut self, field: &str, value: &str, max: usize) {
+        self.str_len(field, value, 1, max);
+        if !value.is_empty() && value.trim().is_empty() {
+            self.error("string_blank", field, "String should not be blank", Some(value.into()), None);
+        }
+    }
+
     /// Like [`Validator::str_len`] for an optional value.
     pub fn opt_str_len(&mut self, field: &str, value: Option<&str>, min: usize, max: usize) {
         if let Some(value) = value {

@@ -291,11 +291,16 @@ fn check_email(v: &mut Validator, field: &str, value: &str) {
     }
 }
 
-fn check_profile(v: &mut Validator, name: &str, email: Option<&str>, gender: Option<&str>, place: Option<&str>) {
+/// A display name: 1..100 characters, not blank (the original's message).
+fn check_name(v: &mut Validator, name: &str) {
     v.str_len("name", name, 1, 100);
     if !name.is_empty() && name.trim().is_empty() {
         v.error("value_error", "name", "Value error, Name must not be blank", Some(name.into()), None);
     }
+}
+
+fn check_profile(v: &mut Validator, name: &str, email: Option<&str>, gender: Option<&str>, place: Option<&str>) {
+    check_name(v, name);
     if let Some(email) = email {
         check_email(v, "email", email);
     }
@@ -397,18 +402,7 @@ impl Validate for UserUpdateRequest {
         };
         match &self.name {
             Some(None) => null(v, "name", "string_type", "Input should be a valid string"),
-            Some(Some(name)) => {
-                v.str_len("name", name, 1, 100);
-                if !name.is_empty() && name.trim().is_empty() {
-                    v.error(
-                        "value_error",
-                        "name",
-                        "Value error, Name must not be blank",
-                        Some(name.clone().into()),
-                        None,
-                    );
-                }
-            }
+            Some(Some(name)) => check_name(v, name),
             None => {}
         }
         if let Some(Some(email)) = &self.email {

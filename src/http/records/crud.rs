@@ -280,16 +280,9 @@ pub struct RecordCreate {
     pub metadata: Option<Value>,
 }
 
-fn check_title(v: &mut Validator, title: &str) {
-    v.str_len("title", title, 1, 200);
-    if !title.is_empty() && title.trim().is_empty() {
-        v.error("string_blank", "title", "String should not be blank", Some(title.into()), None);
-    }
-}
-
 impl Validate for RecordCreate {
     fn validate(&self, v: &mut Validator) {
-        check_title(v, &self.title);
+        v.non_blank("title", &self.title, 200);
         v.opt_str_len("description", self.description.as_deref(), 0, 1000);
         check_location(v, &self.location, &self.latitude, &self.longitude);
         check_extra_fields(v, self.language.as_deref(), self.release_rights.as_deref());
@@ -558,7 +551,7 @@ impl Validate for RecordUpdate {
         let null =
             |v: &mut Validator, field: &str| v.error("missing", field, "Field cannot be null", Some(Value::Null), None);
         match &self.title {
-            Some(Some(t)) => check_title(v, t),
+            Some(Some(t)) => v.non_blank("title", t, 200),
             Some(None) => null(v, "title"),
             None => {}
         }

@@ -301,10 +301,7 @@ fn parse_bool(raw: &str) -> Option<bool> {
 
 impl Validate for UploadForm {
     fn validate(&self, v: &mut Validator) {
-        v.str_len("title", &self.title, 1, 200);
-        if !self.title.is_empty() && self.title.trim().is_empty() {
-            v.error("string_blank", "title", "String should not be blank", Some(self.title.as_str().into()), None);
-        }
+        v.non_blank("title", &self.title, 200);
         v.opt_str_len("description", self.description.as_deref(), 0, 1000);
         match (self.latitude, self.longitude) {
             (Some(latitude), Some(longitude)) => {
