@@ -16,8 +16,8 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::{
-    Location, RECORD_COLUMNS, RecordRead, RecordRow, check_extra_fields, check_point, fetch_record, load_visible,
-    parse_record_id, record_not_found, require_category, resolve_owner,
+    Location, RECORD_COLUMNS, RecordRead, RecordRow, check_extra_fields, check_lat_lon, check_point, fetch_record,
+    load_visible, parse_record_id, record_not_found, require_category, resolve_owner,
 };
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
@@ -222,14 +222,7 @@ pub fn check_location(
         check_point(v, "location.latitude", "location.longitude", point);
         return;
     }
-    match (latitude.flatten(), longitude.flatten()) {
-        (Some(latitude), Some(longitude)) => {
-            check_point(v, "latitude", "longitude", &Location { latitude, longitude });
-        }
-        (Some(_), None) => v.error("missing", "longitude", "longitude is required when latitude is given", None, None),
-        (None, Some(_)) => v.error("missing", "latitude", "latitude is required when longitude is given", None, None),
-        (None, None) => {}
-    }
+    check_lat_lon(v, latitude.flatten(), longitude.flatten());
 }
 
 /// Body of `POST /records/`. Review fields, `status` and `file_*` are server-set: sent values are

@@ -250,6 +250,16 @@ pub async fn fetch_record<'e>(db: impl sqlx::PgExecutor<'e>, uid: Uuid) -> Resul
         .await?)
 }
 
+/// Top-level `latitude` and `longitude` (the official app's form): both or neither; in range.
+pub fn check_lat_lon(v: &mut Validator, latitude: Option<f64>, longitude: Option<f64>) {
+    match (latitude, longitude) {
+        (Some(latitude), Some(longitude)) => check_point(v, "latitude", "longitude", &Location { latitude, longitude }),
+        (Some(_), None) => v.error("missing", "longitude", "longitude is required when latitude is given", None, None),
+        (None, Some(_)) => v.error("missing", "latitude", "latitude is required when longitude is given", None, None),
+        (None, None) => {}
+    }
+}
+
 /// Checks a latitude/longitude pair under `prefix` fields (`location.latitude`, `latitude`).
 pub fn check_point(v: &mut Validator, lat_field: &str, lon_field: &str, point: &Location) {
     v.range_f64(lat_field, point.latitude, -90.0, 90.0);

@@ -23,7 +23,7 @@ use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use super::{
-    Location, RecordRead, RecordRow, check_extra_fields, check_point,
+    Location, RecordRead, RecordRow, check_extra_fields, check_lat_lon,
     crud::{NewRecord, StoredFile, insert_record, reload},
     require_category, resolve_owner,
 };
@@ -303,18 +303,7 @@ impl Validate for UploadForm {
     fn validate(&self, v: &mut Validator) {
         v.non_blank("title", &self.title, 200);
         v.opt_str_len("description", self.description.as_deref(), 0, 1000);
-        match (self.latitude, self.longitude) {
-            (Some(latitude), Some(longitude)) => {
-                check_point(v, "latitude", "longitude", &Location { latitude, longitude })
-            }
-            (Some(_), None) => {
-                v.error("missing", "longitude", "longitude is required when latitude is given", None, None)
-            }
-            (None, Some(_)) => {
-                v.error("missing", "latitude", "latitude is required when longitude is given", None, None)
-            }
-            (None, None) => {}
-        }
+        check_lat_lon(v, self.latitude, self.longitude);
         if let Some(raw) = &self.use_uid_filename
             && parse_bool(raw).is_none()
         {
