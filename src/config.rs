@@ -203,6 +203,19 @@ pub struct Config {
     /// Seconds between two maintenance sweeps in `serve` (abandoned uploads, expired OTP rows; 0 disables).
     #[arg(long, env = "UPLOAD_CLEANUP_INTERVAL_SECONDS", default_value_t = 900)]
     pub upload_cleanup_interval_seconds: u64,
+    /// The executable run as a child process to time plain audio uploads (MP3, WAV, Ogg, FLAC,
+    /// AAC) with a capped address space; default: this `corpus` binary itself.
+    #[arg(long, env = "MEDIA_PROBE_PROGRAM")]
+    pub media_probe_program: Option<PathBuf>,
+    /// Address-space cap of one media probe child, in MiB.
+    #[arg(long, env = "MEDIA_PROBE_MEMORY_MB", default_value_t = 256)]
+    pub media_probe_memory_mb: u64,
+    /// Seconds a media probe child may run before it is killed (the duration is then unknown).
+    #[arg(long, env = "MEDIA_PROBE_TIMEOUT_SECONDS", default_value_t = 20)]
+    pub media_probe_timeout_seconds: u64,
+    /// Media probe children running at once; further uploads wait for a slot.
+    #[arg(long, env = "MEDIA_PROBE_CONCURRENCY", default_value_t = 4)]
+    pub media_probe_concurrency: usize,
     /// Prefix of every Redis key this service writes (lets several deployments share one Redis).
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "corpus-te:")]
     pub redis_key_prefix: String,
@@ -257,6 +270,20 @@ impl Config {
         }
         self.pg_options().context("DATABASE_URL is not a valid PostgreSQL URL")?;
         Ok(())
+    }
+
+    /// Limits of the media probe children (see [`crate::media::probe`]).
+    pub fn probe_limits(&self) -> anyhow::Result<crate::media::ProbeLimits> {
+        let program = match &self.media_probe_program {
+            Some(program) => program.clone(),
+            None => std::env::current_exe().context("finding this executable for MEDIA_PROBE_PROGRAM")?,
+        };
+        Ok(crate::media::ProbeLimits {
+            program,
+            memory_bytes: self.media_probe_memory_mb.saturating_mul(1024 * 1024),
+            timeout: Duration::from_secs(self.media_probe_timeout_seconds.max(1)),
+            concurrency: self.media_probe_concurrency.max(1),
+        })
     }
 
     /// True in development mode.

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use crate::{
     auth::{sms::SmsSender, token::TokenKeys},
     config::Config,
+    media::DurationProbe,
     ratelimit::RateLimiter,
     storage::Storage,
 };
@@ -26,6 +27,8 @@ pub struct AppState {
     pub sms: SmsSender,
     /// Rate limits (OTP sends per phone and per client IP); in Redis when `REDIS_URL` is set.
     pub limiter: RateLimiter,
+    /// Times uploads (third-party demuxers only in capped child processes).
+    pub media: DurationProbe,
 }
 
 impl AppState {
@@ -42,6 +45,7 @@ impl AppState {
             Some(url) => RateLimiter::redis(url, &config.redis_key_prefix)?,
             None => RateLimiter::memory(),
         };
-        Ok(Self { config: Arc::new(config), db, storage, tokens, sms, limiter })
+        let media = DurationProbe::new(config.probe_limits()?);
+        Ok(Self { config: Arc::new(config), db, storage, tokens, sms, limiter, media })
     }
 }

@@ -40,10 +40,33 @@ pub enum Command {
     /// Users and roles: list, find, assign/add/remove roles, create the first admin.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Internal: time one audio file in a capped child process (run by `serve`, not by people).
+    #[command(name = "media-probe", hide = true)]
+    MediaProbe(MediaProbeArgs),
+}
+
+/// Arguments of the hidden `media-probe` command.
+#[derive(Debug, clap::Args)]
+pub struct MediaProbeArgs {
+    /// Sniffed format, as its stored extension (`.mp3`, `.wav`, ...).
+    #[arg(long)]
+    format: String,
+    /// Address-space cap to set before reading the file.
+    #[arg(long)]
+    memory_bytes: u64,
+    /// The file.
+    path: std::path::PathBuf,
 }
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    // Before any runtime or thread exists: the child caps its own address space and stays small.
+    let command = match cli.command {
+        Command::MediaProbe(args) => {
+            return crate::media::probe::run_child(&args.path, &args.format, args.memory_bytes);
+        }
+        command => command,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
@@ -53,11 +76,13 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let config = cli.config;
     let result = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Serve => serve::run(config).await.map(|()| ExitCode::SUCCESS),
             Command::Healthcheck(args) => healthcheck::run(&config, args).await,
             Command::Db(cmd) => db::run(&config, cmd).await,
             Command::Users(cmd) => users::run(&config, cmd).await,
+            // Handled above, before the runtime started.
+            Command::MediaProbe(_) => Ok(ExitCode::FAILURE),
         }
     });
     match result {

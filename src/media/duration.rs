@@ -1,7 +1,13 @@
-//! Playing time of audio and video files, from container headers where they have it (ISO media
-//! `mvhd`, Matroska Segment Info) and otherwise from symphonia's demuxers: the stream header's
-//! frame count (WAV, FLAC, Ogg, MP3 Xing/Info or bitrate estimate, ADTS estimate), or as a last
-//! resort a bounded scan over packet timestamps (no decoding).
+//! Playing time of audio and video files, in two trust zones:
+//!
+//! - Containers (ISO media: MP4, M4A, MOV; Matroska: MKV, WebM) are timed by our own bounded
+//!   parsers ([`container_seconds`]), which never allocate by a size the file claims and answer
+//!   "unknown" rather than hand the file to anything else.
+//! - Plain audio streams (MP3, WAV, Ogg/Opus, FLAC, ADTS AAC) are timed by symphonia's demuxers
+//!   ([`decoder_seconds`]): the stream header's frame count, or a bounded scan over packet
+//!   timestamps (no decoding). Symphonia may allocate what a header claims, which a crafted file
+//!   can make abort the process, so the service only runs it in a child process with a memory cap
+//!   and a time limit (see `media::probe`).
 
 use std::fs::File;
 use std::io::BufReader;
@@ -16,45 +22,65 @@ use symphonia::core::probe::Hint;
 use symphonia::core::units::TimeBase;
 
 use super::{Sniffed, isobmff, matroska, sniff};
-use crate::domain::MediaType;
 
 /// Bounds the packet scan: about 14 hours of MP3 frames, or a few hours of video plus audio.
 const MAX_SCAN_PACKETS: u64 = 2_000_000;
 const MAX_SCAN_TIME: Duration = Duration::from_secs(15);
 
-/// Duration in whole seconds (truncated: 3.7 s gives 3) of an audio or video file on disk;
-/// `None` for images and text, for formats we cannot time (AVI), and for unreadable, corrupt or
-/// unsupported files. Never panics, and reads headers rather than decoding, so it is quick; it
-/// does blocking file I/O, so async callers run it on `spawn_blocking`.
-pub fn duration_seconds(path: &Path, sniffed: &Sniffed) -> Option<i32> {
-    if !matches!(sniffed.kind, MediaType::Audio | MediaType::Video) {
+/// Who may time a format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timer {
+    /// Our own bounded container parsers, safe in the server process.
+    Container,
+    /// Symphonia's demuxers, only in a capped child process.
+    Decoder,
+    /// Nothing: images, text, and formats we cannot time (AVI, whose header frame count is often
+    /// wrong anyway).
+    Untimed,
+}
+
+/// Which [`Timer`] a sniffed format gets.
+pub fn timer(sniffed: &Sniffed) -> Timer {
+    match *sniffed {
+        s if [sniff::MP4, sniff::M4V, sniff::MOV, sniff::M4A, sniff::MKV, sniff::WEBM].contains(&s) => Timer::Container,
+        s if DECODER_FORMATS.contains(&s) => Timer::Decoder,
+        _ => Timer::Untimed,
+    }
+}
+
+/// The formats [`decoder_seconds`] handles.
+pub const DECODER_FORMATS: [Sniffed; 6] = [sniff::MP3, sniff::WAV, sniff::OGG, sniff::OPUS, sniff::FLAC, sniff::AAC];
+
+/// Seconds of a container file by our own parsers; `None` when unknown or not a container.
+pub fn container_seconds(path: &Path, sniffed: &Sniffed) -> Option<f64> {
+    let file = File::open(path).ok()?;
+    match *sniffed {
+        s if [sniff::MP4, sniff::M4V, sniff::MOV, sniff::M4A].contains(&s) => {
+            isobmff::duration(&mut BufReader::new(file))
+        }
+        s if s == sniff::MKV || s == sniff::WEBM => matroska::duration(file),
+        _ => None,
+    }
+}
+
+/// Seconds of a plain audio stream by symphonia; `None` when unknown or unreadable.
+///
+/// **Only for a capped child process** (or trusted files): a crafted header can make symphonia
+/// allocate what it claims, which aborts the process and cannot be caught.
+pub fn decoder_seconds(path: &Path, sniffed: &Sniffed) -> Option<f64> {
+    if !DECODER_FORMATS.contains(sniffed) {
         return None;
     }
-    // The parsers are fed untrusted bytes; a bug in one (ours or symphonia's) must cost a
-    // duration, not the request.
-    let seconds = catch_unwind(AssertUnwindSafe(|| seconds(path, sniffed))).ok().flatten()?;
-    if !(seconds.is_finite() && seconds >= 0.0) {
-        return None;
-    }
+    // A panic in the demuxer costs a duration, not the child's answer.
+    catch_unwind(AssertUnwindSafe(|| with_symphonia(path, sniffed))).ok().flatten()
+}
+
+/// Whole seconds (truncated: 3.7 s gives 3) from a parser's answer, if it is a real duration.
+pub fn whole_seconds(seconds: Option<f64>) -> Option<i32> {
+    let seconds = seconds.filter(|s| s.is_finite() && *s >= 0.0)?;
     // More seconds than an i32 holds (68 years) is a corrupt header, not a recording.
     let whole = seconds.trunc();
     (whole <= f64::from(i32::MAX)).then_some(whole as i32)
-}
-
-fn seconds(path: &Path, sniffed: &Sniffed) -> Option<f64> {
-    let header = {
-        let mut file = BufReader::new(File::open(path).ok()?);
-        match *sniffed {
-            s if s == sniff::MP4 || s == sniff::M4V || s == sniff::MOV || s == sniff::M4A => {
-                isobmff::duration(&mut file).map(|(ticks, per_second)| ticks as f64 / f64::from(per_second))
-            }
-            s if s == sniff::MKV || s == sniff::WEBM => matroska::duration(&mut file),
-            // No parser for AVI (its header frame count is often wrong anyway); not worth one.
-            s if s == sniff::AVI => return None,
-            _ => None,
-        }
-    };
-    header.or_else(|| with_symphonia(path, sniffed))
 }
 
 fn with_symphonia(path: &Path, sniffed: &Sniffed) -> Option<f64> {
@@ -106,6 +132,15 @@ mod tests {
     use super::*;
     use crate::media::sniff;
     use crate::media::tests::fixture;
+
+    /// Both timers in this process, as the probe composes them (the fixtures are trusted).
+    fn duration_seconds(path: &Path, sniffed: &Sniffed) -> Option<i32> {
+        whole_seconds(match timer(sniffed) {
+            Timer::Container => container_seconds(path, sniffed),
+            Timer::Decoder => decoder_seconds(path, sniffed),
+            Timer::Untimed => None,
+        })
+    }
 
     fn sniffed(path: &Path) -> Sniffed {
         let bytes = std::fs::read(path).unwrap();

@@ -1,6 +1,7 @@
 //! Facts about an uploaded file computed from its bytes: what it really is ([`sniff`]), whether it
-//! may be stored as the declared media type ([`check`]), how long it plays ([`duration_seconds`])
-//! and its content hash ([`ContentDigest`]).
+//! may be stored as the declared media type ([`check`]), how long it plays ([`DurationProbe`],
+//! which never lets untrusted bytes reach an unbounded parser in the server process) and its
+//! content hash ([`ContentDigest`]).
 //!
 //! Every extension in this module (stored or allowed) is written with its leading dot, e.g. `.mp3`.
 
@@ -8,10 +9,11 @@ mod digest;
 mod duration;
 mod isobmff;
 mod matroska;
+pub mod probe;
 mod sniff;
 
 pub use digest::ContentDigest;
-pub use duration::duration_seconds;
+pub use probe::{DurationProbe, Measured, ProbeLimits};
 pub use sniff::sniff;
 
 use crate::domain::MediaType;

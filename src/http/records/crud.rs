@@ -350,6 +350,9 @@ pub struct StoredFile {
     pub mime_type: Option<String>,
     /// Whole seconds of audio/video.
     pub duration_seconds: Option<i32>,
+    /// The file's header claimed a duration its size cannot hold (`duration_seconds` is then
+    /// unknown).
+    pub duration_implausible: bool,
 }
 
 /// Inserts a record and reads it back.
@@ -358,10 +361,10 @@ pub async fn insert_record<'e>(db: impl sqlx::PgExecutor<'e>, r: &NewRecord) -> 
     let row = sqlx::query_as::<_, RecordRow>(&format!(
         "INSERT INTO record AS r (uid, user_id, category_id, status, reviewed, title, description, media_type, location,
              language, release_rights, metadata, object_key, file_name, file_size, content_sha256, mime_type,
-             duration_seconds)
+             duration_seconds, duration_implausible)
          VALUES ($1, $2, $3, $4, false, $5, $6, $7::mediatype,
              CASE WHEN $8::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint($9::float8, $8::float8), 4326) END,
-             $10, $11, $12, $13, $14, $15, $16, $17, $18)
+             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
          RETURNING {RECORD_COLUMNS}"
     ))
     .bind(r.uid)
@@ -382,6 +385,7 @@ pub async fn insert_record<'e>(db: impl sqlx::PgExecutor<'e>, r: &NewRecord) -> 
     .bind(file.map(|f| f.sha256.clone()))
     .bind(file.and_then(|f| f.mime_type.clone()))
     .bind(file.and_then(|f| f.duration_seconds))
+    .bind(file.is_some_and(|f| f.duration_implausible))
     .fetch_one(db)
     .await
     .on_constraint("record_category_id_fkey", || AppError::BadRequest("Category not found".into()))

@@ -100,6 +100,9 @@ pub struct RecordRead {
     pub updated_at: DateTime<Utc>,
     /// Whole seconds of audio or video, truncated; null when unknown.
     pub duration_seconds: Option<i32>,
+    /// True when the file's header claimed a playing time its size cannot hold: the duration is
+    /// then unknown (null) and left out of every total.
+    pub duration_implausible: bool,
     /// Language code or name sent by the client (`te`, `telugu`, ...).
     pub language: Option<String>,
     /// Release rights sent by the client (`creator`, `open`, ...).
@@ -141,6 +144,7 @@ pub struct RecordRow {
     latitude: Option<f64>,
     longitude: Option<f64>,
     duration_seconds: Option<i32>,
+    duration_implausible: bool,
     /// Storage key of the record's object.
     pub object_key: Option<String>,
     language: Option<String>,
@@ -156,7 +160,7 @@ pub struct RecordRow {
 /// Columns of [`RecordRow`], for `SELECT ... FROM record r`.
 pub const RECORD_COLUMNS: &str = "r.uid, r.user_id, r.category_id, r.status, r.reviewed, r.reviewed_by, r.reviewed_at, \
     r.created_at, r.updated_at, r.title, r.description, r.media_type::text AS media_type, r.file_url, r.file_name, \
-    r.file_size, ST_Y(r.location) AS latitude, ST_X(r.location) AS longitude, r.duration_seconds, r.object_key, \
+    r.file_size, ST_Y(r.location) AS latitude, ST_X(r.location) AS longitude, r.duration_seconds, r.duration_implausible, r.object_key, \
     r.language, r.release_rights, r.metadata, r.content_sha256, r.mime_type, r.review_status, r.review_note, \
     r.duplicate_of";
 
@@ -210,6 +214,7 @@ impl RecordRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             duration_seconds: self.duration_seconds,
+            duration_implausible: self.duration_implausible,
             language: self.language,
             release_rights: self.release_rights,
             metadata: self.metadata,

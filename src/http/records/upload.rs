@@ -372,12 +372,11 @@ async fn store_upload(
     let sniffed = media::sniff(&spooled.prefix);
     let ext = media::check(form.media_type, sniffed.as_ref(), client_name.as_deref())
         .map_err(|e| AppError::UnsupportedMediaType(format!("Unsupported file type: {e}")))?;
-    let duration_seconds = match (form.media_type, sniffed) {
+    let measured = match (form.media_type, sniffed) {
         (MediaType::Audio | MediaType::Video, Some(sniffed)) => {
-            let path = spooled.file.path().to_owned();
-            tokio::task::spawn_blocking(move || media::duration_seconds(&path, &sniffed)).await.ok().flatten()
+            state.media.measure(spooled.file.path(), sniffed, spooled.size).await
         }
-        _ => None,
+        _ => media::Measured::default(),
     };
     let uid = Uuid::new_v4();
     let key = record_key(form.media_type, uid, ext);
@@ -414,7 +413,8 @@ async fn store_upload(
             size: spooled.size as i64,
             sha256: spooled.sha256,
             mime_type: mime.map(str::to_owned),
-            duration_seconds,
+            duration_seconds: measured.seconds,
+            duration_implausible: measured.implausible,
         }),
     };
     match insert_record(&state.db, &new).await {

@@ -190,6 +190,9 @@ pub fn test_config(database_url: &str, storage_dir: &std::path::Path) -> Config 
         "127.0.0.1:0",
         "--log-level",
         "info",
+        // The app runs inside the test binary; its media probe children are the real `corpus`.
+        "--media-probe-program",
+        env!("CARGO_BIN_EXE_corpus"),
     ])
     .expect("test configuration parses")
 }
