@@ -12,6 +12,22 @@ mod matroska;
 pub mod probe;
 mod sniff;
 
+/// The container parsers over bytes in memory, for the fuzz targets in `fuzz/` (not an API).
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::io::Cursor;
+
+    /// [`super::isobmff`]'s duration of `bytes`.
+    pub fn isobmff_seconds(bytes: &[u8]) -> Option<f64> {
+        super::isobmff::duration(&mut Cursor::new(bytes))
+    }
+
+    /// [`super::matroska`]'s duration of `bytes`.
+    pub fn matroska_seconds(bytes: &[u8]) -> Option<f64> {
+        super::matroska::duration(Cursor::new(bytes))
+    }
+}
+
 pub use digest::ContentDigest;
 pub use probe::{DurationProbe, Measured, ProbeLimits};
 pub use sniff::sniff;
