@@ -84,6 +84,10 @@ pub struct Config {
     /// How long `db init` (and `serve` in development) waits for PostgreSQL to accept connections.
     #[arg(long, env = "DB_WAIT_SECONDS", default_value_t = 60)]
     pub db_wait_seconds: u64,
+    /// How long a request waits for a pooled database connection before it answers 503 with
+    /// `Retry-After` (the database is unreachable or every connection is busy).
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 5)]
+    pub db_acquire_timeout_seconds: u64,
 
     /// Address the API listens on.
     #[arg(long = "bind", env = "CORPUS_BIND", default_value = "0.0.0.0:8000")]
@@ -250,6 +254,9 @@ impl Config {
         if self.max_file_size == 0 {
             bail!("MAX_FILE_SIZE must be positive");
         }
+        if self.db_acquire_timeout_seconds == 0 {
+            bail!("DB_ACQUIRE_TIMEOUT_SECONDS must be positive");
+        }
         let s3_incomplete =
             self.hz_obj_endpoint.is_none() || self.hz_obj_access_key.is_none() || self.hz_obj_secret_key.is_none();
         if self.storage_backend() == StorageBackend::S3 && s3_incomplete {
@@ -341,6 +348,11 @@ impl Config {
     /// How long database initialisation waits for the server.
     pub fn db_wait(&self) -> Duration {
         Duration::from_secs(self.db_wait_seconds)
+    }
+
+    /// How long a request waits for a pooled database connection.
+    pub fn db_acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.db_acquire_timeout_seconds)
     }
 
     /// The configured CORS origins; `None` means any origin.
