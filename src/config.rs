@@ -116,6 +116,10 @@ pub struct Config {
     /// Redis URL; when set, rate limits are shared by every replica through it.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// Longest a request waits on Redis (connecting and answering), in milliseconds; past it the
+    /// rate-limited endpoints (login, OTP) answer 503 with `Retry-After`.
+    #[arg(long, env = "REDIS_TIMEOUT_MS", default_value_t = 500)]
+    pub redis_timeout_ms: u64,
 
     /// local or s3; defaults to s3 when HZ_OBJ_ENDPOINT is set, local otherwise.
     #[arg(long, env = "STORAGE_BACKEND", value_enum)]
@@ -257,6 +261,9 @@ impl Config {
         if self.db_acquire_timeout_seconds == 0 {
             bail!("DB_ACQUIRE_TIMEOUT_SECONDS must be positive");
         }
+        if self.redis_timeout_ms == 0 {
+            bail!("REDIS_TIMEOUT_MS must be positive");
+        }
         let s3_incomplete =
             self.hz_obj_endpoint.is_none() || self.hz_obj_access_key.is_none() || self.hz_obj_secret_key.is_none();
         if self.storage_backend() == StorageBackend::S3 && s3_incomplete {
@@ -353,6 +360,11 @@ impl Config {
     /// How long a request waits for a pooled database connection.
     pub fn db_acquire_timeout(&self) -> Duration {
         Duration::from_secs(self.db_acquire_timeout_seconds)
+    }
+
+    /// The bound on one wait for Redis.
+    pub fn redis_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms)
     }
 
     /// The configured CORS origins; `None` means any origin.

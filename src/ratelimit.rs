@@ -1,5 +1,8 @@
 //! Fixed-window rate limits, shared by every replica through Redis when `REDIS_URL` is set, kept
 //! in this process otherwise.
+//!
+//! Every wait on Redis is bounded by `REDIS_TIMEOUT_MS`: with Redis down a limited endpoint fails
+//! (the callers answer 503) within that bound, and the next request after Redis is back reconnects.
 
 use std::{
     collections::HashMap,
@@ -19,7 +22,7 @@ pub struct RateLimiter {
 
 enum Backend {
     Memory(Mutex<HashMap<String, (u32, Instant)>>),
-    Redis { client: redis::Client, prefix: String, manager: OnceCell<ConnectionManager> },
+    Redis { client: redis::Client, prefix: String, manager: OnceCell<ConnectionManager>, timeout: Duration },
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -38,11 +41,13 @@ impl RateLimiter {
         Self { backend: Arc::new(Backend::Memory(Mutex::new(HashMap::new()))) }
     }
 
-    /// A limiter in Redis at `url`, every key under `prefix`. Connects on first use, so the
-    /// service starts even while Redis is still coming up.
-    pub fn redis(url: &str, prefix: &str) -> anyhow::Result<Self> {
+    /// A limiter in Redis at `url`, every key under `prefix`, each wait on Redis bounded by
+    /// `timeout`. Connects on first use, so the service starts even while Redis is still coming up.
+    pub fn redis(url: &str, prefix: &str, timeout: Duration) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
-        Ok(Self { backend: Arc::new(Backend::Redis { client, prefix: prefix.to_owned(), manager: OnceCell::new() }) })
+        Ok(Self {
+            backend: Arc::new(Backend::Redis { client, prefix: prefix.to_owned(), manager: OnceCell::new(), timeout }),
+        })
     }
 
     /// Records one hit on `key`; returns `false` when that hit is over `limit` in the current
@@ -64,10 +69,9 @@ impl RateLimiter {
                 Ok(entry.0 <= limit)
             }
             Backend::Redis { prefix, .. } => {
-                let mut conn = self.connection().await?;
                 let full = format!("{prefix}{key}");
                 let secs = window.as_secs().max(1);
-                let (count,): (u64,) = redis::pipe()
+                let pipe = redis::pipe()
                     .atomic()
                     .incr(&full, 1u64)
                     .cmd("EXPIRE")
@@ -75,7 +79,12 @@ impl RateLimiter {
                     .arg(secs)
                     .arg("NX")
                     .ignore()
-                    .query_async(&mut conn)
+                    .clone();
+                let (count,): (u64,) = self
+                    .query(|mut conn| {
+                        let pipe = pipe.clone();
+                        async move { pipe.query_async(&mut conn).await }
+                    })
                     .await
                     .context("rate limit counter in Redis")?;
                 Ok(count <= u64::from(limit))
@@ -93,10 +102,12 @@ impl RateLimiter {
                 Ok(())
             }
             Backend::Redis { prefix, .. } => {
-                let mut conn = self.connection().await?;
-                let _: i64 = redis::cmd("DECR")
-                    .arg(format!("{prefix}{key}"))
-                    .query_async(&mut conn)
+                let cmd = redis::cmd("DECR").arg(format!("{prefix}{key}")).clone();
+                let _: i64 = self
+                    .query(|mut conn| {
+                        let cmd = cmd.clone();
+                        async move { cmd.query_async(&mut conn).await }
+                    })
                     .await
                     .context("rate limit counter in Redis")?;
                 Ok(())
@@ -114,24 +125,63 @@ impl RateLimiter {
         if !self.is_shared() {
             return Ok(());
         }
-        let mut conn = self.connection().await?;
-        let _: String = redis::cmd("PING").query_async(&mut conn).await.context("PING to Redis")?;
+        let _: String = self
+            .query(|mut conn| async move { redis::cmd("PING").query_async(&mut conn).await })
+            .await
+            .context("PING to Redis")?;
         Ok(())
     }
 
+    /// Runs `op` on the shared connection, the whole (connecting included) bounded by the
+    /// configured timeout. A connection-level failure is tried once more: the manager has
+    /// started a fresh connection by then, which is what makes the first request after Redis
+    /// returns succeed.
+    async fn query<T, F, Fut>(&self, op: F) -> anyhow::Result<T>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let Backend::Redis { timeout, .. } = &*self.backend else { unreachable!("redis backend") };
+        let attempt = async {
+            let conn = self.connection().await?;
+            match op(conn.clone()).await {
+                Err(e) if is_connection_error(&e) => Ok(op(conn).await?),
+                other => Ok(other?),
+            }
+        };
+        tokio::time::timeout(*timeout, attempt)
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("Redis did not answer within {} ms", timeout.as_millis())))
+    }
+
     async fn connection(&self) -> anyhow::Result<ConnectionManager> {
-        let Backend::Redis { client, manager, .. } = &*self.backend else { unreachable!("redis backend") };
+        let Backend::Redis { client, manager, timeout, .. } = &*self.backend else { unreachable!("redis backend") };
         let manager = manager
             .get_or_try_init(|| async {
+                // No retries inside the manager: its backoff between reconnection attempts
+                // (1 s, then 60 s, each with up to as much jitter) held one request ~2 minutes,
+                // and every later request waited on that same reconnection after Redis was
+                // back. Instead each failed use starts one fresh attempt, bounded by the timeouts.
                 let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Duration::from_secs(2))
-                    .set_response_timeout(Duration::from_secs(2))
-                    .set_number_of_retries(2);
+                    .set_connection_timeout(*timeout)
+                    .set_response_timeout(*timeout)
+                    .set_number_of_retries(0);
                 ConnectionManager::new_with_config(client.clone(), config).await.context("connecting to Redis")
             })
             .await?;
         Ok(manager.clone())
     }
+}
+
+/// True for failures of the connection itself (worth one try on a fresh connection), not of
+/// the command.
+fn is_connection_error(err: &redis::RedisError) -> bool {
+    // A timed-out command may have run: trying it again could count one hit twice.
+    !err.is_timeout()
+        && (err.is_io_error()
+            || err.is_connection_dropped()
+            || err.is_connection_refusal()
+            || err.is_unrecoverable_error())
 }
 
 #[cfg(test)]
