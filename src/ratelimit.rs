@@ -5,7 +5,8 @@
 //! (the callers answer 503) within that bound, and the next request after Redis is back reconnects.
 
 use std::{
-    collections::HashMap,
+    cmp::Reverse,
+    collections::{BinaryHeap, HashMap},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -21,8 +22,42 @@ pub struct RateLimiter {
 }
 
 enum Backend {
-    Memory(Mutex<HashMap<String, (u32, Instant)>>),
+    Memory(Mutex<MemoryTable>),
     Redis { client: redis::Client, prefix: String, manager: OnceCell<ConnectionManager>, timeout: Duration },
+}
+
+/// The in-process counters: `(hits, window end)` per key, and the window ends in a min-heap so
+/// expired keys are dropped in O(log n) each, never by scanning the table.
+#[derive(Default)]
+struct MemoryTable {
+    counts: HashMap<String, (u32, Instant)>,
+    // Exactly one entry per key of `counts`, with that key's window end: a key is only ever
+    // (re)inserted after its previous window was popped here.
+    expiries: BinaryHeap<Reverse<(Instant, String)>>,
+}
+
+impl MemoryTable {
+    /// Forgets every key whose window ended by `now`.
+    fn expire(&mut self, now: Instant) {
+        while let Some(Reverse((end, _))) = self.expiries.peek() {
+            if *end > now {
+                break;
+            }
+            let Some(Reverse((_, key))) = self.expiries.pop() else { break };
+            self.counts.remove(&key);
+        }
+    }
+
+    fn hit(&mut self, key: &str, limit: u32, window: Duration, now: Instant) -> bool {
+        self.expire(now);
+        let entry = self.counts.entry(key.to_owned()).or_insert_with(|| {
+            let end = now + window;
+            self.expiries.push(Reverse((end, key.to_owned())));
+            (0, end)
+        });
+        entry.0 = entry.0.saturating_add(1);
+        entry.0 <= limit
+    }
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -38,7 +73,7 @@ impl std::fmt::Debug for RateLimiter {
 impl RateLimiter {
     /// An in-process limiter.
     pub fn memory() -> Self {
-        Self { backend: Arc::new(Backend::Memory(Mutex::new(HashMap::new()))) }
+        Self { backend: Arc::new(Backend::Memory(Mutex::new(MemoryTable::default()))) }
     }
 
     /// A limiter in Redis at `url`, every key under `prefix`, each wait on Redis bounded by
@@ -54,19 +89,8 @@ impl RateLimiter {
     /// window of `window` (the hit is still counted).
     pub async fn hit(&self, key: &str, limit: u32, window: Duration) -> anyhow::Result<bool> {
         match &*self.backend {
-            Backend::Memory(map) => {
-                let now = Instant::now();
-                let mut map = map.lock().expect("rate limiter lock");
-                // Dropping expired windows here keeps the map bounded by the keys of one window.
-                if map.len() > 10_000 {
-                    map.retain(|_, (_, end)| *end > now);
-                }
-                let entry = map.entry(key.to_owned()).or_insert((0, now + window));
-                if entry.1 <= now {
-                    *entry = (0, now + window);
-                }
-                entry.0 += 1;
-                Ok(entry.0 <= limit)
+            Backend::Memory(table) => {
+                Ok(table.lock().expect("rate limiter lock").hit(key, limit, window, Instant::now()))
             }
             Backend::Redis { prefix, .. } => {
                 let full = format!("{prefix}{key}");
@@ -95,8 +119,8 @@ impl RateLimiter {
     /// Takes back one hit on `key` (used when the limited action did not happen after all).
     pub async fn undo(&self, key: &str) -> anyhow::Result<()> {
         match &*self.backend {
-            Backend::Memory(map) => {
-                if let Some(entry) = map.lock().expect("rate limiter lock").get_mut(key) {
+            Backend::Memory(table) => {
+                if let Some(entry) = table.lock().expect("rate limiter lock").counts.get_mut(key) {
                     entry.0 = entry.0.saturating_sub(1);
                 }
                 Ok(())
@@ -199,5 +223,26 @@ mod tests {
         limiter.undo("a").await.unwrap();
         limiter.undo("a").await.unwrap();
         assert!(limiter.hit("a", 2, w).await.unwrap());
+    }
+
+    #[test]
+    fn memory_table_forgets_every_key_whose_window_ended_whatever_its_size() {
+        let mut table = MemoryTable::default();
+        let t0 = Instant::now();
+        let minute = Duration::from_secs(60);
+        // Fewer keys than the old scan threshold (10,000): they used to stay forever.
+        for i in 0..100 {
+            assert!(table.hit(&format!("short:{i}"), 1, minute, t0));
+        }
+        assert!(table.hit("long", 1, Duration::from_secs(3600), t0));
+        assert!(!table.hit("short:0", 1, minute, t0 + Duration::from_secs(59)), "still in its window");
+
+        assert!(table.hit("short:0", 1, minute, t0 + minute), "a new window starts from zero");
+        assert_eq!(table.counts.len(), 2, "only the live windows are kept");
+        assert_eq!(table.expiries.len(), table.counts.len(), "one expiry per key");
+        assert!(!table.hit("long", 1, Duration::from_secs(3600), t0 + minute), "the hour window still counts");
+
+        table.expire(t0 + Duration::from_secs(3600));
+        assert!(table.counts.is_empty() && table.expiries.is_empty());
     }
 }
