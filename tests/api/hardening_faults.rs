@@ -200,3 +200,33 @@ async fn with_redis_hung_login_answers_503_within_the_timeout_and_recovers_when_
     let (recovered, attempts) = until_login_works(&login, Instant::now()).await;
     eprintln!("login recovered {recovered:?} after Redis resumed ({attempts} attempt(s))");
 }
+
+#[tokio::test]
+async fn a_json_body_over_the_limit_is_413_in_the_api_error_shape() {
+    let app = TestApp::spawn().await;
+    let huge = format!(r#"{{"phone": "+919876543210", "password": "{}"}}"#, "x".repeat(10 * 1024 * 1024));
+    let response = app
+        .post("/api/v1/auth/login")
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let (status, body) = json(response).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body, json!({"detail": "Request body too large"}));
+
+    // Without a Content-Length (chunked), the limit holds as the bytes arrive.
+    let chunks =
+        futures::stream::iter((0..10).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; 1024 * 1024]))));
+    let response = app
+        .post("/api/v1/auth/login")
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .expect("the server answers");
+    let (status, body) = json(response).await;
+    assert_eq!(status, 413, "{body}");
+}
