@@ -38,6 +38,14 @@ pub fn chunk_prefix(upload_uuid: Uuid) -> String {
     format!("uploads/{upload_uuid}/")
 }
 
+/// Top-level key prefix of the readiness check's write probes; see [`health_probe_key`].
+pub const HEALTH_PREFIX: &str = "health";
+
+/// The key of one write probe of the readiness check.
+pub fn health_probe_key(id: Uuid) -> String {
+    format!("{HEALTH_PREFIX}/{id}")
+}
+
 /// The URL a record's file is reached at: the public object URL when `STORAGE_PUBLIC_BASE_URL`
 /// is set, otherwise this API's streaming endpoint (absolute when `PUBLIC_API_BASE_URL` is set).
 pub fn file_url(config: &Config, key: &str, uid: Uuid) -> String {

@@ -230,3 +230,25 @@ async fn a_json_body_over_the_limit_is_413_in_the_api_error_shape() {
     let (status, body) = json(response).await;
     assert_eq!(status, 413, "{body}");
 }
+
+#[tokio::test]
+async fn readiness_fails_when_storage_refuses_writes_and_recovers() {
+    let app = TestApp::spawn().await;
+    let (status, body) = send(app.get("/health/ready")).await;
+    assert_eq!(status, 200, "{body}");
+    let probes = app.storage_dir.path().join("health");
+    assert_eq!(std::fs::read_dir(&probes).unwrap().count(), 0, "the probe object is deleted after the check");
+
+    // A read-only directory would not stop root (tests may run as root): a file where the
+    // probe's directory should be makes every probe write fail, as a full disk would.
+    std::fs::remove_dir(&probes).unwrap();
+    std::fs::write(&probes, b"in the way").unwrap();
+    let (status, body) = send(app.get("/health/ready")).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["storage"]["status"], "error", "{body}");
+    assert_eq!(body["database"]["status"], "ok", "{body}");
+
+    std::fs::remove_file(&probes).unwrap();
+    let (status, body) = send(app.get("/health/ready")).await;
+    assert_eq!(status, 200, "{body}");
+}
