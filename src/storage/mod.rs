@@ -1,6 +1,7 @@
 //! Object storage behind one interface: a local directory (the embedded default) or an
 //! S3-compatible bucket (Hetzner, MinIO, AWS), both through `object_store`.
 
+pub mod clean;
 pub mod objects;
 
 use std::sync::Arc;
