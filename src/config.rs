@@ -84,6 +84,10 @@ pub struct Config {
     /// How long `db init` (and `serve` in development) waits for PostgreSQL to accept connections.
     #[arg(long, env = "DB_WAIT_SECONDS", default_value_t = 60)]
     pub db_wait_seconds: u64,
+    /// How long a request waits for a pooled database connection before it answers 503 with
+    /// `Retry-After` (the database is unreachable or every connection is busy).
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 5)]
+    pub db_acquire_timeout_seconds: u64,
 
     /// Address the API listens on.
     #[arg(long = "bind", env = "CORPUS_BIND", default_value = "0.0.0.0:8000")]
@@ -112,6 +116,10 @@ pub struct Config {
     /// Redis URL; when set, rate limits are shared by every replica through it.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// Longest a request waits on Redis (connecting and answering), in milliseconds; past it the
+    /// rate-limited endpoints (login, OTP) answer 503 with `Retry-After`.
+    #[arg(long, env = "REDIS_TIMEOUT_MS", default_value_t = 500)]
+    pub redis_timeout_ms: u64,
 
     /// local or s3; defaults to s3 when HZ_OBJ_ENDPOINT is set, local otherwise.
     #[arg(long, env = "STORAGE_BACKEND", value_enum)]
@@ -263,6 +271,12 @@ impl Config {
         if self.max_file_size == 0 {
             bail!("MAX_FILE_SIZE must be positive");
         }
+        if self.db_acquire_timeout_seconds == 0 {
+            bail!("DB_ACQUIRE_TIMEOUT_SECONDS must be positive");
+        }
+        if self.redis_timeout_ms == 0 {
+            bail!("REDIS_TIMEOUT_MS must be positive");
+        }
         let s3_incomplete =
             self.hz_obj_endpoint.is_none() || self.hz_obj_access_key.is_none() || self.hz_obj_secret_key.is_none();
         if self.storage_backend() == StorageBackend::S3 && s3_incomplete {
@@ -368,6 +382,16 @@ impl Config {
     /// How long database initialisation waits for the server.
     pub fn db_wait(&self) -> Duration {
         Duration::from_secs(self.db_wait_seconds)
+    }
+
+    /// How long a request waits for a pooled database connection.
+    pub fn db_acquire_timeout(&self) -> Duration {
+        Duration::from_secs(self.db_acquire_timeout_seconds)
+    }
+
+    /// The bound on one wait for Redis.
+    pub fn redis_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout_ms)
     }
 
     /// The configured CORS origins; `None` means any origin.

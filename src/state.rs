@@ -42,7 +42,7 @@ impl AppState {
         let tokens = TokenKeys::new(&config.secret(), config.access_token_expire_minutes);
         let sms = SmsSender::from_config(&config)?;
         let limiter = match config.redis_url.as_deref().filter(|u| !u.trim().is_empty()) {
-            Some(url) => RateLimiter::redis(url, &config.redis_key_prefix)?,
+            Some(url) => RateLimiter::redis(url, &config.redis_key_prefix, config.redis_timeout())?,
             None => RateLimiter::memory(),
         };
         let media = DurationProbe::new(config.probe_limits()?);

@@ -31,13 +31,15 @@ pub enum DbCommand {
         #[arg(long)]
         categories: bool,
     },
-    /// DESTRUCTIVE: drop the database and the local files, then initialise again.
+    /// DESTRUCTIVE: drop the database and the service's local files (its key prefixes under
+    /// STORAGE_DIR; nothing else there), then initialise again.
     Reinit {
         /// Confirm without a prompt.
         #[arg(long)]
         yes: bool,
     },
-    /// DESTRUCTIVE: drop the database and delete the local files.
+    /// DESTRUCTIVE: drop the database and delete the service's local files (its key prefixes
+    /// under STORAGE_DIR; nothing else there).
     Clean {
         /// Confirm without a prompt.
         #[arg(long)]
@@ -125,6 +127,13 @@ async fn pending_count(config: &Config) -> anyhow::Result<usize> {
 }
 
 async fn drop_everything(config: &Config) -> anyhow::Result<()> {
+    // Checked before anything is dropped, so a refused root destroys nothing.
+    let storage_root = match config.storage_backend() {
+        StorageBackend::Local => {
+            storage::clean::check_clean_root(&config.storage_dir, std::env::home_dir().as_deref())?
+        }
+        StorageBackend::S3 => None,
+    };
     let options = config.pg_options()?;
     let name = db::database_name(&options);
     if db::init::drop_database(&options).await? {
@@ -134,14 +143,20 @@ async fn drop_everything(config: &Config) -> anyhow::Result<()> {
     }
     match config.storage_backend() {
         StorageBackend::Local => {
-            let dir = &config.storage_dir;
-            if dir.exists() {
-                for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-                    let path = entry?.path();
-                    if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) }
-                        .with_context(|| format!("removing {}", path.display()))?;
+            if let Some(root) = storage_root {
+                let report = storage::clean::clean_local(&root)?;
+                for path in &report.removed {
+                    println!("deleted {}", path.display());
                 }
-                println!("deleted the stored files under {}", dir.display());
+                for (path, why) in &report.skipped {
+                    println!("left {} alone: {why}", path.display());
+                }
+                let prefixes: Vec<_> = storage::clean::owned_prefixes().map(|p| format!("{p}/")).collect();
+                println!(
+                    "deleted the service's files under {} ({}); anything else there is untouched",
+                    root.display(),
+                    prefixes.join(", ")
+                );
             }
         }
         StorageBackend::S3 => println!(

@@ -150,7 +150,8 @@ impl Validator {
     }
 }
 
-/// A JSON body, deserialized and validated; rejections are 422 in the original's shape.
+/// A JSON body, deserialized and validated; rejections are 422 in the original's shape (413 for
+/// a body over the body limit, axum's default of 2 MiB).
 #[derive(Debug, Clone)]
 pub struct ValidJson<T>(pub T);
 
@@ -163,9 +164,14 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| AppError::BadRequest(format!("Could not read the request body: {}", e.body_text())))?;
+        // Over the body limit (axum's default, 2 MiB) is 413 in the API's `{"detail"}` shape.
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge("Request body too large".into())
+            } else {
+                AppError::BadRequest(format!("Could not read the request body: {}", e.body_text()))
+            }
+        })?;
         // The original parses a body without Content-Type as JSON; any other declared type is refused.
         if let Some(ct) = content_type.as_deref() {
             let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();

@@ -1,6 +1,7 @@
 //! Object storage behind one interface: a local directory (the embedded default) or an
 //! S3-compatible bucket (Hetzner, MinIO, AWS), both through `object_store`.
 
+pub mod clean;
 pub mod objects;
 
 use std::sync::Arc;
@@ -61,9 +62,13 @@ impl Storage {
         }
     }
 
-    /// Checks that the store answers (a listing of its root).
+    /// Checks that the store takes writes: stores and deletes a small probe object under
+    /// [`objects::HEALTH_PREFIX`], so a full disk or a read-only bucket fails the check, not only
+    /// an unreachable one.
     pub async fn check(&self) -> anyhow::Result<()> {
-        self.store.list_with_delimiter(None).await.map(|_| ()).context("listing the storage root")
+        let key = objects::health_probe_key(uuid::Uuid::new_v4());
+        self.put_bytes(&key, bytes::Bytes::from_static(b"ok"), Some("text/plain")).await.context("write probe")?;
+        self.delete(&key).await.context("deleting the write probe")
     }
 }
 

@@ -35,7 +35,21 @@ pub fn chunk_key(upload_uuid: Uuid, index: i32) -> String {
 
 /// The key prefix of every chunk of a resumable upload.
 pub fn chunk_prefix(upload_uuid: Uuid) -> String {
-    format!("uploads/{upload_uuid}/")
+    format!("{UPLOADS_PREFIX}/{upload_uuid}/")
+}
+
+/// Top-level key prefixes of record objects (one per media type); see [`record_key`].
+pub const RECORD_PREFIXES: [&str; 4] = ["text", "audio", "video", "image"];
+
+/// Top-level key prefix of the chunks of resumable uploads; see [`chunk_key`].
+pub const UPLOADS_PREFIX: &str = "uploads";
+
+/// Top-level key prefix of the readiness check's write probes; see [`health_probe_key`].
+pub const HEALTH_PREFIX: &str = "health";
+
+/// The key of one write probe of the readiness check.
+pub fn health_probe_key(id: Uuid) -> String {
+    format!("{HEALTH_PREFIX}/{id}")
 }
 
 /// The URL a record's file is reached at: the public object URL when `STORAGE_PUBLIC_BASE_URL`

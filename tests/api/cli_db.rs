@@ -250,16 +250,56 @@ async fn reinit_yes_empties_user_data_and_files_and_reseeds_roles() {
 }
 
 #[tokio::test]
-async fn clean_yes_drops_the_database_and_files() {
+async fn clean_yes_drops_the_database_and_only_the_services_files() {
     let db = FreshDb::new();
     assert_eq!(db.run(&["db", "init"]).code, 0);
-    std::fs::write(db.storage().join("leftover.bin"), b"x").unwrap();
+    let root = db.storage();
+    let service = [
+        "audio/0b0e6f0a-5f9e-4a57-9f3c-1f2d3c4b5a69.mp3",
+        "uploads/9d7c1a8e-2b3f-4c5d-8e9f-0a1b2c3d4e5f/0",
+        "health/x",
+    ];
+    for key in service {
+        std::fs::create_dir_all(root.join(key).parent().unwrap()).unwrap();
+        std::fs::write(root.join(key), b"object").unwrap();
+    }
+    // Files the service never wrote, beside its objects: a shared directory.
+    std::fs::write(root.join("leftover.bin"), b"x").unwrap();
+    std::fs::create_dir_all(root.join("photos")).unwrap();
+    std::fs::write(root.join("photos/holiday.jpg"), b"y").unwrap();
+
     let out = db.run(&["db", "clean", "--yes"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let status = db.run(&["db", "status"]);
     assert_ne!(status.code, 0);
     assert!(status.stdout.contains("does not exist"), "{}", status.stdout);
-    assert_eq!(std::fs::read_dir(db.storage()).unwrap().count(), 0);
+    for prefix in ["audio", "uploads", "health"] {
+        assert!(!root.join(prefix).exists(), "{prefix}/ is the service's and goes: {}", out.all());
+    }
+    assert_eq!(std::fs::read(root.join("leftover.bin")).unwrap(), b"x", "a foreign file survives");
+    assert_eq!(std::fs::read(root.join("photos/holiday.jpg")).unwrap(), b"y", "a foreign directory survives");
+}
+
+#[tokio::test]
+async fn clean_and_reinit_refuse_a_storage_dir_that_is_or_holds_the_home_directory() {
+    let db = FreshDb::new();
+    assert_eq!(db.run(&["db", "init"]).code, 0);
+    let home = db.dir.path().join("home/someone");
+    std::fs::create_dir_all(home.join("audio")).unwrap();
+    std::fs::write(home.join("audio/song.mp3"), b"mine").unwrap();
+    std::fs::write(home.join("notes.txt"), b"mine").unwrap();
+    for storage in [home.clone(), db.dir.path().join("home")] {
+        for command in ["clean", "reinit"] {
+            let out: crate::helpers::cli::Run =
+                corpus(&db.url, &storage).env("HOME", &home).args(["db", command, "--yes"]).output().unwrap().into();
+            assert_ne!(out.code, 0, "{command} with STORAGE_DIR={} must refuse: {}", storage.display(), out.all());
+            assert!(out.stderr.contains("refusing to clean STORAGE_DIR"), "{}", out.all());
+            assert!(out.stderr.contains("home directory"), "{}", out.all());
+        }
+    }
+    assert_eq!(db.run(&["db", "status"]).code, 0, "the database was not dropped either");
+    assert_eq!(std::fs::read(home.join("audio/song.mp3")).unwrap(), b"mine");
+    assert_eq!(std::fs::read(home.join("notes.txt")).unwrap(), b"mine");
 }
 
 #[tokio::test]
