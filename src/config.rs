@@ -226,6 +226,13 @@ pub struct Config {
     /// (their uploads leave no row, object or spool file) and the process exits.
     #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
     pub shutdown_grace_seconds: u64,
+    /// Bytes of a request body still read (and discarded) after an early answer such as 413 or
+    /// 401, so that clients which send the whole body before reading see the answer.
+    #[arg(long, env = "REFUSED_BODY_DRAIN_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub refused_body_drain_bytes: u64,
+    /// Seconds spent at most reading (and discarding) such a body.
+    #[arg(long, env = "REFUSED_BODY_DRAIN_SECONDS", default_value_t = 60)]
+    pub refused_body_drain_seconds: u64,
 }
 
 impl Config {

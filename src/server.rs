@@ -9,6 +9,12 @@
 //!   watchdog enforces the first two and the response side; a wrapper around each request body
 //!   enforces the body side, so the handler sees a failed read and cleans up what it had started
 //!   (a stalled upload's spool file), and the client gets 408.
+//! - **Readable early answers.** When a response goes out before its request body was read (413
+//!   on a declared length, 401 on an upload, ...), the rest of the body is read and discarded, up
+//!   to `REFUSED_BODY_DRAIN_BYTES` / `REFUSED_BODY_DRAIN_SECONDS`, before the connection may close.
+//!   Closing a socket with unread data makes the kernel reset the connection, and a client that
+//!   writes its whole body before reading (Python's `urllib`, streamed multipart) then sees
+//!   `Broken pipe` instead of the answer.
 //! - **Bounded graceful shutdown.** On the shutdown signal the listener closes, idle connections
 //!   close, and in-flight requests get `SHUTDOWN_GRACE_SECONDS` to finish. Then every connection
 //!   is dropped: handlers still reading a body see it fail and clean up; handlers already past
@@ -73,16 +79,22 @@ pub struct Limits {
     pub body_idle_timeout: Duration,
     /// Time in-flight requests get after the shutdown signal.
     pub shutdown_grace: Duration,
+    /// Bytes of an unread request body discarded after an early answer.
+    pub drain_bytes: u64,
+    /// Time spent at most discarding an unread request body.
+    pub drain_time: Duration,
 }
 
 impl Limits {
-    /// The limits set by `HTTP_*_TIMEOUT_SECONDS` and `SHUTDOWN_GRACE_SECONDS`.
+    /// The limits set by `HTTP_*_TIMEOUT_SECONDS`, `SHUTDOWN_GRACE_SECONDS` and `REFUSED_BODY_DRAIN_*`.
     pub fn from_config(config: &Config) -> Self {
         Self {
             header_timeout: Duration::from_secs(config.http_header_timeout_seconds),
             keepalive_timeout: Duration::from_secs(config.http_keepalive_timeout_seconds),
             body_idle_timeout: Duration::from_secs(config.http_body_idle_timeout_seconds),
             shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
+            drain_bytes: config.refused_body_drain_bytes,
+            drain_time: Duration::from_secs(config.refused_body_drain_seconds),
         }
     }
 }
@@ -109,7 +121,7 @@ struct Shared {
     abort: CancellationToken,
     /// Connection tasks.
     connections: TaskTracker,
-    /// Request handlers.
+    /// Request handlers and body drains.
     requests: TaskTracker,
 }
 
@@ -444,6 +456,8 @@ where
     fn call(&self, request: hyper::Request<Incoming>) -> Self::Future {
         let in_flight = InFlight::new(self.activity.clone());
         let stalled = Arc::new(AtomicBool::new(false));
+        let expects_continue =
+            request.headers().get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         let (shared, idle) = (self.shared.clone(), self.shared.limits.body_idle_timeout);
         let (body_stalled, body_in_flight) = (stalled.clone(), in_flight.clone());
         let mut request = request.map(move |incoming| {
@@ -454,7 +468,9 @@ where
                 stall: None,
                 stalled: body_stalled,
                 shared,
-                _in_flight: body_in_flight,
+                polled: false,
+                expects_continue,
+                in_flight: Some(body_in_flight),
             })
         });
         request.extensions_mut().insert(ConnectInfo(self.peer));
@@ -493,7 +509,8 @@ fn request_timeout(response: Response) -> Response {
     Response::from_parts(parts, body)
 }
 
-/// A request body that fails when no data arrives for the body idle timeout.
+/// A request body that fails when no data arrives for the body idle timeout, and whose unread
+/// rest is drained when it is dropped early.
 struct GuardedBody {
     inner: Option<Incoming>,
     idle: Duration,
@@ -501,9 +518,11 @@ struct GuardedBody {
     stall: Option<Pin<Box<Sleep>>>,
     stalled: Arc<AtomicBool>,
     shared: Arc<Shared>,
-    /// The body was read to its end (or failed).
+    /// The body was read to its end (or failed): nothing to drain.
     ended: bool,
-    _in_flight: InFlight,
+    polled: bool,
+    expects_continue: bool,
+    in_flight: Option<InFlight>,
 }
 
 /// Why a request body failed.
@@ -523,6 +542,7 @@ impl HttpBody for GuardedBody {
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
+        this.polled = true;
         let Some(inner) = this.inner.as_mut().filter(|_| !this.ended) else { return Poll::Ready(None) };
         if this.shared.abort.is_cancelled() {
             this.ended = true;
@@ -567,6 +587,62 @@ impl HttpBody for GuardedBody {
         match &self.inner {
             Some(inner) if !self.ended => inner.size_hint(),
             _ => SizeHint::with_exact(0),
+        }
+    }
+}
+
+impl Drop for GuardedBody {
+    fn drop(&mut self) {
+        let Some(incoming) = self.inner.take() else { return };
+        if self.ended || incoming.is_end_stream() || self.shared.abort.is_cancelled() {
+            return;
+        }
+        // A client that asked to be told before sending its body and was never told sends nothing.
+        if self.expects_continue && !self.polled {
+            return;
+        }
+        let limits = self.shared.limits;
+        // A body declared longer than the drain bound cannot be drained: close at once.
+        if incoming.size_hint().lower() > limits.drain_bytes {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let drain = drain(incoming, limits, self.idle, self.shared.abort.clone(), self.in_flight.take());
+        self.shared.requests.spawn_on(drain, &runtime);
+    }
+}
+
+/// Reads and discards the rest of a request body, within the drain bounds, so that the
+/// connection can close (or be reused) without resetting a client that is still sending.
+async fn drain(
+    mut body: Incoming,
+    limits: Limits,
+    idle: Duration,
+    abort: CancellationToken,
+    _in_flight: Option<InFlight>,
+) {
+    let deadline = Instant::now() + limits.drain_time;
+    let mut drained: u64 = 0;
+    loop {
+        let next = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx));
+        let wait_until = deadline.min(Instant::now() + idle);
+        let frame = tokio::select! {
+            frame = tokio::time::timeout_at(wait_until, next) => frame,
+            () = abort.cancelled() => return,
+        };
+        match frame {
+            Ok(Some(Ok(frame))) => {
+                drained += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if drained > limits.drain_bytes {
+                    tracing::debug!(drained, "unread request body over the drain bound: closing");
+                    return;
+                }
+            }
+            Ok(None) => {
+                tracing::debug!(drained, "unread request body drained");
+                return;
+            }
+            Ok(Some(Err(_))) | Err(_) => return,
         }
     }
 }

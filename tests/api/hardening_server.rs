@@ -1,5 +1,6 @@
 //! Connection hardening of `corpus serve`, black-box against the real binary over raw TCP:
-//! head, keep-alive and body idle timeouts, and a bounded shutdown with a stalled upload.
+//! head, keep-alive and body idle timeouts, a bounded shutdown with a stalled upload, and early
+//! refusals (413) that a client writing its whole body before reading can still read.
 
 use std::{
     path::Path,
@@ -310,6 +311,77 @@ async fn sigterm_with_a_stalled_upload_exits_cleanly_after_the_grace_period() {
     assert!(files_in(served.spool.path()).is_empty(), "{:?}", files_in(served.spool.path()));
     assert_eq!(served.record_count().await, 0);
     assert!(files_in(served.storage.path()).is_empty(), "{:?}", files_in(served.storage.path()));
+}
+
+/// Writes a whole request, as a client that reads only afterwards, then reads the answer.
+async fn write_all_then_read(served: &Served, request: &[u8]) -> (String, serde_json::Value) {
+    let mut stream = served.connect().await;
+    tokio::time::timeout(Duration::from_secs(30), stream.write_all(request))
+        .await
+        .expect("the server reads the body within 30 s")
+        .expect("the whole request is written (no broken pipe)");
+    let (head, body) = read_response(&mut stream).await;
+    (head, serde_json::from_slice(&body).unwrap_or_default())
+}
+
+const MIB: usize = 1024 * 1024;
+
+#[tokio::test]
+async fn an_upload_declared_over_the_limit_and_written_whole_before_reading_gets_a_readable_413() {
+    let served = Served::start(&[("MAX_FILE_SIZE", &(3 * MIB).to_string())]).await;
+    let (token, category) = served.contributor().await;
+    let boundary = "bigboundary";
+    let mut body = upload_form_start(boundary, category);
+    body.extend(vec![0x42; 4 * MIB]);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut request = upload_head(&token, boundary, &format!("Content-Length: {}\r\n", body.len())).into_bytes();
+    request.extend(body);
+
+    let (head, json) = write_all_then_read(&served, &request).await;
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert_eq!(json["detail"], format!("File too large: the limit is {} bytes", 3 * MIB));
+    assert_eq!(served.record_count().await, 0);
+}
+
+#[tokio::test]
+async fn an_upload_streamed_over_the_limit_and_written_whole_before_reading_gets_a_readable_413() {
+    let served = Served::start(&[("MAX_FILE_SIZE", &(3 * MIB).to_string())]).await;
+    let (token, category) = served.contributor().await;
+    let boundary = "chunkedboundary";
+    let mut body = upload_form_start(boundary, category);
+    // Well over the limit: more than the socket buffers hold after the refusal (about 10 MiB on
+    // loopback), so the client is still writing when the server decides.
+    body.extend(vec![0x42; 24 * MIB]);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    // No declared length: the limit is found while the file streams in.
+    let mut request = upload_head(&token, boundary, "Transfer-Encoding: chunked\r\n").into_bytes();
+    for chunk in body.chunks(64 * 1024) {
+        request.extend(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend(chunk);
+        request.extend(b"\r\n");
+    }
+    request.extend(b"0\r\n\r\n");
+
+    let (head, json) = write_all_then_read(&served, &request).await;
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert_eq!(json["detail"], format!("File too large: the limit is {} bytes", 3 * MIB));
+    assert_eq!(served.record_count().await, 0);
+    assert!(files_in(served.spool.path()).is_empty(), "{:?}", files_in(served.spool.path()));
+}
+
+#[tokio::test]
+async fn an_unauthenticated_upload_written_whole_before_reading_gets_a_readable_401() {
+    let served = Served::start(&[]).await;
+    let boundary = "anonboundary";
+    let mut body = upload_form_start(boundary, Uuid::new_v4());
+    body.extend(vec![0x42; 4 * MIB]);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut request = upload_head("not-a-token", boundary, &format!("Content-Length: {}\r\n", body.len())).into_bytes();
+    request.extend(body);
+
+    let (head, json) = write_all_then_read(&served, &request).await;
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    assert!(json["detail"].is_string(), "{json}");
 }
 
 #[tokio::test]
