@@ -231,6 +231,29 @@ pub struct Config {
     /// address (per-IP limits); empty means the peer address is the client.
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+
+    /// Seconds a client has to send a complete request head (from the connection's start, or
+    /// from the first byte of a later request); slower ones are disconnected (slowloris).
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub http_header_timeout_seconds: u64,
+    /// Seconds a connection may stay idle between requests before it is closed.
+    #[arg(long, env = "HTTP_KEEPALIVE_TIMEOUT_SECONDS", default_value_t = 75)]
+    pub http_keepalive_timeout_seconds: u64,
+    /// Seconds a request body (or a response the client does not read) may make no progress
+    /// before the connection is cut; a stalled upload then leaves nothing behind.
+    #[arg(long, env = "HTTP_BODY_IDLE_TIMEOUT_SECONDS", default_value_t = 60)]
+    pub http_body_idle_timeout_seconds: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C; then they are abandoned
+    /// (their uploads leave no row, object or spool file) and the process exits.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    pub shutdown_grace_seconds: u64,
+    /// Bytes of a request body still read (and discarded) after an early answer such as 413 or
+    /// 401, so that clients which send the whole body before reading see the answer.
+    #[arg(long, env = "REFUSED_BODY_DRAIN_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub refused_body_drain_bytes: u64,
+    /// Seconds spent at most reading (and discarding) such a body.
+    #[arg(long, env = "REFUSED_BODY_DRAIN_SECONDS", default_value_t = 60)]
+    pub refused_body_drain_seconds: u64,
 }
 
 impl Config {
@@ -276,6 +299,15 @@ impl Config {
         }
         if self.redis_timeout_ms == 0 {
             bail!("REDIS_TIMEOUT_MS must be positive");
+        }
+        for (name, value) in [
+            ("HTTP_HEADER_TIMEOUT_SECONDS", self.http_header_timeout_seconds),
+            ("HTTP_KEEPALIVE_TIMEOUT_SECONDS", self.http_keepalive_timeout_seconds),
+            ("HTTP_BODY_IDLE_TIMEOUT_SECONDS", self.http_body_idle_timeout_seconds),
+        ] {
+            if value == 0 {
+                bail!("{name} must be positive");
+            }
         }
         let s3_incomplete =
             self.hz_obj_endpoint.is_none() || self.hz_obj_access_key.is_none() || self.hz_obj_secret_key.is_none();

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod media;
 pub mod ratelimit;
 pub mod router;
+pub mod server;
 pub mod state;
 pub mod storage;
 pub mod telemetry;

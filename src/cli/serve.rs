@@ -1,15 +1,18 @@
-//! `corpus serve`: the HTTP API, with graceful shutdown on SIGTERM / Ctrl-C.
-
-use std::net::SocketAddr;
+//! `corpus serve`: the HTTP API, with a bounded graceful shutdown on SIGTERM / Ctrl-C.
 
 use anyhow::{Context, bail};
-use axum::ServiceExt;
-use axum::extract::Request;
 use tokio::net::TcpListener;
 
-use crate::{config::Config, db, router, state::AppState, telemetry};
+use crate::{
+    config::Config,
+    db, router,
+    server::{self, Limits, Stopped},
+    state::AppState,
+    telemetry,
+};
 
-/// Starts the server and runs until a shutdown signal; in-flight requests are allowed to finish.
+/// Starts the server and runs until a shutdown signal; in-flight requests then get
+/// `SHUTDOWN_GRACE_SECONDS` to finish before they are abandoned.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     config.validate()?;
     telemetry::init(&config);
@@ -27,19 +30,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let pool = db::connect(&config).await.context("connecting to the database")?;
     let bind = config.bind;
+    let limits = Limits::from_config(&config);
     let state = AppState::new(config, pool)?;
     let maintenance = crate::jobs::maintenance::spawn(state.clone());
     let app = router::with_trailing_slash_tolerance(router::build(state));
 
     let listener = TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    axum::serve(listener, ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let stopped = server::serve(listener, app, limits, shutdown_signal()).await;
     if let Some(task) = maintenance {
         task.abort();
     }
-    tracing::info!("stopped");
+    match stopped {
+        Stopped::Finished => tracing::info!("stopped"),
+        Stopped::Abandoned | Stopped::TimedOut => tracing::warn!("stopped, abandoning the requests still in flight"),
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod cli_users;
 mod foundation;
 mod hardening_faults;
 mod hardening_media;
+mod hardening_server;
 mod maintenance;
 mod openapi_constraints;
 mod records_categories;
