@@ -9,6 +9,7 @@ mod accounts_rbac;
 mod accounts_users;
 mod cli_db;
 mod cli_users;
+mod client_compat;
 mod foundation;
 mod maintenance;
 mod openapi_constraints;

@@ -45,9 +45,11 @@ pub struct ListQuery {
     pub status: Option<String>,
     /// Only reviewed (true) or unreviewed (false) records.
     pub reviewed: Option<bool>,
-    /// Created at or after this instant (RFC 3339).
+    /// Created at or after this instant (RFC 3339; without an offset, UTC).
+    #[serde(default, deserialize_with = "crate::domain::time::deserialize_opt")]
     pub created_after: Option<DateTime<Utc>>,
-    /// Created before this instant (RFC 3339).
+    /// Created before this instant (RFC 3339; without an offset, UTC).
+    #[serde(default, deserialize_with = "crate::domain::time::deserialize_opt")]
     pub created_before: Option<DateTime<Utc>>,
     /// Only records with exactly these bytes (SHA-256, hex): finds duplicates.
     #[param(pattern = r"^[0-9a-fA-F]{64}$")]
