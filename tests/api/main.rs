@@ -11,6 +11,7 @@ mod cli_db;
 mod cli_users;
 mod client_compat;
 mod foundation;
+mod hardening_security;
 mod maintenance;
 mod openapi_constraints;
 mod records_categories;
