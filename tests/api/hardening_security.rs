@@ -1,10 +1,12 @@
-//! Smaller security defects, each driven over HTTP (or through the binary): reviewers only review.
+//! Smaller security defects, each driven over HTTP (or through the binary): reviewers only review and unpublished categories stay unusable.
 
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::{
     helpers::{TestApp, accounts::TestUser, send},
     records_crud::{HYDERABAD, category, create},
+    records_upload::multipart,
 };
 
 async fn put_record(app: &TestApp, user: &TestUser, id: &str, body: Value) -> (u16, Value) {
@@ -64,4 +66,55 @@ async fn a_reviewer_reviews_someone_elses_record_but_cannot_rewrite_it() {
     let (status, body) = put_record(&app, &admin, id, json!({"title": "fixed by an admin", "metadata": null})).await;
     assert_eq!((status, body["title"].as_str()), (200, Some("fixed by an admin")));
     assert!(body["metadata"].is_null());
+}
+
+#[tokio::test]
+async fn records_cannot_be_filed_under_an_unpublished_category_except_by_an_admin() {
+    let app = TestApp::spawn().await;
+    let (admin, reviewer, alice) = (app.admin().await, app.reviewer().await, app.contributor().await);
+    let hidden: Uuid = sqlx::query_scalar(
+        "INSERT INTO category (name, title, published) VALUES ('drafts', 'Drafts', false) RETURNING id",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    // A contributor cannot read it...
+    let (status, _) =
+        send(app.get(&format!("/api/v1/categories/{hidden}")).header("Authorization", alice.bearer())).await;
+    assert_eq!(status, 404);
+    // ...so filing under it answers exactly as for a category that does not exist, for JSON...
+    let missing = send(
+        app.post("/api/v1/records/")
+            .header("Authorization", alice.bearer())
+            .json(&json!({"title": "t", "media_type": "text", "category_id": Uuid::new_v4()})),
+    )
+    .await;
+    assert_eq!(missing, (400, json!({"detail": "Category not found"})));
+    for user in [&alice, &reviewer] {
+        let answer = send(
+            app.post("/api/v1/records/")
+                .header("Authorization", user.bearer())
+                .json(&json!({"title": "t", "media_type": "text", "category_id": hidden})),
+        )
+        .await;
+        assert_eq!(answer, missing);
+    }
+    // ...and for an upload.
+    let (ct, body) = multipart(
+        &[("title", "t"), ("category_id", &hidden.to_string()), ("media_type", "text")],
+        Some(("file", "కథ.txt", "తెలుగు కథ".as_bytes())),
+    );
+    let answer = send(
+        app.post("/api/v1/records/upload")
+            .header("Authorization", alice.bearer())
+            .header("Content-Type", ct)
+            .body(body),
+    )
+    .await;
+    assert_eq!(answer, missing);
+    let records: i64 = sqlx::query_scalar("SELECT count(*) FROM record").fetch_one(app.pool()).await.unwrap();
+    assert_eq!(records, 0);
+    // Admins see unpublished categories and may prepare records in them.
+    let rec = create(&app, &admin, json!({"title": "t", "media_type": "text", "category_id": hidden})).await;
+    assert_eq!(rec["category_id"], json!(hidden));
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     Location, RECORD_COLUMNS, RecordRead, RecordRow, check_extra_fields, check_lat_lon, check_point, fetch_record,
-    load_visible, parse_record_id, record_not_found, require_category, resolve_owner,
+    load_visible, parse_record_id, record_not_found, require_category_for, resolve_owner,
 };
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
@@ -404,7 +404,7 @@ pub async fn create_record(
     ValidJson(body): ValidJson<RecordCreate>,
 ) -> Result<(StatusCode, Json<RecordRead>)> {
     let user_id = resolve_owner(&state, &auth, body.user_id).await?;
-    require_category(&state, body.category_id).await?;
+    require_category_for(&state, &auth, body.category_id).await?;
     let location = match location_change(&body.location, &body.latitude, &body.longitude) {
         LocationChange::Set(point) => Some(point),
         _ => None,
