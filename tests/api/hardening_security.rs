@@ -1,5 +1,6 @@
-//! Smaller security defects, each driven over HTTP (or through the binary): reviewers only review and unpublished categories stay unusable.
+//! Smaller security defects, each driven over HTTP (or through the binary): reviewers only review, unpublished categories stay unusable and Range arithmetic.
 
+use reqwest::header;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -117,4 +118,68 @@ async fn records_cannot_be_filed_under_an_unpublished_category_except_by_an_admi
     // Admins see unpublished categories and may prepare records in them.
     let rec = create(&app, &admin, json!({"title": "t", "media_type": "text", "category_id": hidden})).await;
     assert_eq!(rec["category_id"], json!(hidden));
+}
+
+/// A record with a stored 10 KiB sample file; returns its id and the file's bytes.
+async fn record_with_file(app: &TestApp, owner: &TestUser) -> (String, Vec<u8>) {
+    let cat = category(app, "ranges").await;
+    let (status, rec) = send(
+        app.post("/api/v1/records/?generate_file=true&file_size_kb=10")
+            .header("Authorization", owner.bearer())
+            .json(&json!({"title": "t", "media_type": "text", "category_id": cat})),
+    )
+    .await;
+    assert_eq!((status, rec["status"].as_str()), (201, Some("generated")), "{rec}");
+    let id = rec["uid"].as_str().unwrap().to_owned();
+    let whole =
+        app.get(&format!("/api/v1/records/{id}/file")).header("Authorization", owner.bearer()).send().await.unwrap();
+    assert_eq!(whole.status(), 200);
+    (id, whole.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn ranges_with_huge_ends_are_clamped_and_huge_starts_are_416() {
+    let app = TestApp::spawn().await;
+    let owner = app.contributor().await;
+    let (id, file) = record_with_file(&app, &owner).await;
+    let size = file.len();
+    assert_eq!(size, 10 * 1024);
+    let get = |range: String| {
+        app.get(&format!("/api/v1/records/{id}/file"))
+            .header("Authorization", owner.bearer())
+            .header("Range", range)
+            .send()
+    };
+    let max = u64::MAX.to_string();
+    for (range, start) in [
+        (format!("bytes=5-{max}"), 5),
+        (format!("bytes=0-{max}"), 0),
+        ("bytes=0-99999999999999999999999".to_owned(), 0),
+        (format!("bytes=100-{}", size + 100), 100),
+        (format!("bytes=-{max}"), 0),
+    ] {
+        let response = tokio::time::timeout(std::time::Duration::from_secs(30), get(range.clone()))
+            .await
+            .expect("answers")
+            .unwrap();
+        assert_eq!(response.status(), 206, "{range}");
+        let content_range = response.headers()[header::CONTENT_RANGE].to_str().unwrap().to_owned();
+        assert_eq!(content_range, format!("bytes {start}-{}/{size}", size - 1), "{range}");
+        assert_eq!(response.headers()[header::CONTENT_LENGTH], (size - start).to_string().as_str(), "{range}");
+        assert_eq!(response.bytes().await.unwrap(), file[start..], "{range}");
+    }
+    for range in [
+        format!("bytes={max}-"),
+        format!("bytes={size}-"),
+        format!("bytes={size}-{max}"),
+        "bytes=99999999999999999999999-".into(),
+    ] {
+        let response = get(range.clone()).await.unwrap();
+        assert_eq!(response.status(), 416, "{range}");
+        assert_eq!(response.headers()[header::CONTENT_RANGE], format!("bytes */{size}").as_str(), "{range}");
+    }
+    // A plain range still works.
+    let response = get("bytes=2-5".into()).await.unwrap();
+    assert_eq!(response.status(), 206);
+    assert_eq!(response.bytes().await.unwrap(), file[2..6]);
 }
