@@ -1,11 +1,11 @@
-//! Smaller security defects, each driven over HTTP (or through the binary): reviewers only review, unpublished categories stay unusable and Range arithmetic.
+//! Smaller security defects, each driven over HTTP (or through the binary): reviewers only review, unpublished categories stay unusable, Range arithmetic and the sign-up code before any e-mail lookup.
 
 use reqwest::header;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    helpers::{TestApp, accounts::TestUser, send},
+    helpers::{TestApp, accounts::TestUser, send, sms::FakeSms},
     records_crud::{HYDERABAD, category, create},
     records_upload::multipart,
 };
@@ -182,4 +182,80 @@ async fn ranges_with_huge_ends_are_clamped_and_huge_starts_are_416() {
     let response = get("bytes=2-5".into()).await.unwrap();
     assert_eq!(response.status(), 206);
     assert_eq!(response.bytes().await.unwrap(), file[2..6]);
+}
+
+#[tokio::test]
+async fn signup_by_code_names_a_registered_email_only_to_the_holder_of_a_valid_code() {
+    let sms = FakeSms::start().await;
+    let app = TestApp::spawn_with(|c| {
+        sms.configure_ozonetel(c);
+        c.otp_rate_limit_minutes = 0;
+    })
+    .await;
+    let taken = "taken@example.org";
+    let (status, _) = send(app.post("/api/v1/users/").json(&json!({
+        "phone": "+919111111111", "name": "Owner", "email": taken, "password": "secret-pass", "has_given_consent": true
+    })))
+    .await;
+    assert_eq!(status, 201);
+
+    // Without a code, a taken e-mail and a free one get the same answer: nothing is revealed.
+    let phone = "+919222222222";
+    let body = |code: &str, email: &str| json!({"phone_number": phone, "otp_code": code, "name": "New", "email": email, "has_given_consent": true});
+    let invalid = (400, json!({"detail": "Invalid or expired OTP"}));
+    for email in [taken, "free@example.org"] {
+        assert_eq!(send(app.post("/api/v1/auth/signup/verify-otp").json(&body("123456", email))).await, invalid);
+    }
+    // A registered phone with no code is not named either.
+    let registered =
+        json!({"phone_number": "+919111111111", "otp_code": "123456", "name": "X", "has_given_consent": true});
+    assert_eq!(send(app.post("/api/v1/auth/signup/verify-otp").json(&registered)).await, invalid);
+
+    // With a code: a wrong one is counted, a right one names the taken e-mail (counted, not
+    // spent), and the same code then creates the account with another e-mail.
+    let (status, _) = send(app.post("/api/v1/auth/signup/send-otp").json(&json!({"phone_number": phone}))).await;
+    assert_eq!(status, 200);
+    let code = sms.last_code(phone);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert_eq!(send(app.post("/api/v1/auth/signup/verify-otp").json(&body(wrong, taken))).await, invalid);
+    let (status, answer) = send(app.post("/api/v1/auth/signup/verify-otp").json(&body(&code, taken))).await;
+    assert_eq!((status, answer), (409, json!({"detail": format!("Email '{taken}' already exists")})));
+    let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM otp WHERE phone_number = $1")
+        .bind(phone)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(attempts, 2, "both submissions were counted");
+    let (status, answer) = send(app.post("/api/v1/auth/signup/verify-otp").json(&body(&code, "new@example.org"))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["user"]["email"], "new@example.org");
+    // Spent: it creates nothing twice.
+    assert_eq!(send(app.post("/api/v1/auth/signup/verify-otp").json(&body(&code, "other@example.org"))).await, invalid);
+}
+
+#[tokio::test]
+async fn signup_codes_allow_three_submissions_even_when_each_names_a_taken_email() {
+    let sms = FakeSms::start().await;
+    let app = TestApp::spawn_with(|c| sms.configure_ozonetel(c)).await;
+    let mut taken = Vec::new();
+    for i in 0..3 {
+        let email = format!("user{i}@example.org");
+        let (status, _) = send(app.post("/api/v1/users/").json(&json!({
+            "phone": format!("+91933333333{i}"), "name": "U", "email": email, "password": "secret-pass", "has_given_consent": true
+        })))
+        .await;
+        assert_eq!(status, 201);
+        taken.push(email);
+    }
+    let phone = "+919444444444";
+    send(app.post("/api/v1/auth/signup/send-otp").json(&json!({"phone_number": phone}))).await;
+    let code = sms.last_code(phone);
+    for email in &taken {
+        let body =
+            json!({"phone_number": phone, "otp_code": code, "name": "N", "email": email, "has_given_consent": true});
+        assert_eq!(send(app.post("/api/v1/auth/signup/verify-otp").json(&body)).await.0, 409);
+    }
+    // A fourth probe gets nothing: the code's attempts are used up.
+    let body = json!({"phone_number": phone, "otp_code": code, "name": "N", "email": "fresh@example.org", "has_given_consent": true});
+    assert_eq!(send(app.post("/api/v1/auth/signup/verify-otp").json(&body)).await.0, 400);
 }
