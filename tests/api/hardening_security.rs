@@ -1,11 +1,17 @@
-//! Smaller security defects, each driven over HTTP (or through the binary): reviewers only review, unpublished categories stay unusable, Range arithmetic and the sign-up code before any e-mail lookup.
+//! Smaller security defects, each driven over HTTP (or through the binary): reviewers only review, unpublished categories stay unusable, Range arithmetic, the sign-up code before any e-mail lookup and the production secret length.
 
 use reqwest::header;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
-    helpers::{TestApp, accounts::TestUser, send, sms::FakeSms},
+    helpers::{
+        TestApp,
+        accounts::TestUser,
+        cli::{Run, corpus},
+        send,
+        sms::FakeSms,
+    },
     records_crud::{HYDERABAD, category, create},
     records_upload::multipart,
 };
@@ -258,4 +264,20 @@ async fn signup_codes_allow_three_submissions_even_when_each_names_a_taken_email
     // A fourth probe gets nothing: the code's attempts are used up.
     let body = json!({"phone_number": phone, "otp_code": code, "name": "N", "email": "fresh@example.org", "has_given_consent": true});
     assert_eq!(send(app.post("/api/v1/auth/signup/verify-otp").json(&body)).await.0, 400);
+}
+
+#[tokio::test]
+async fn production_refuses_a_secret_shorter_than_32_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("data");
+    for secret in ["a", "0123456789abcdef0123456789abcde"] {
+        let mut cmd = corpus("postgres://postgres@127.0.0.1:5432/postgres", &storage);
+        cmd.env("CORPUS_ENV", "production").env("APP_SECRET_KEY", secret).arg("serve");
+        let out: Run = cmd.output().unwrap().into();
+        assert_ne!(out.code, 0, "{}", out.all());
+        assert!(out.stderr.contains("at least 32"), "{}", out.all());
+        if secret.len() > 8 {
+            assert!(!out.all().contains(secret), "the secret is never printed: {}", out.all());
+        }
+    }
 }
