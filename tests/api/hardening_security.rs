@@ -1,6 +1,8 @@
-//! Smaller security defects, each driven over HTTP (or through the binary): reviewers only review, unpublished categories stay unusable, Range arithmetic, the sign-up code before any e-mail lookup and the production secret length.
+//! Smaller security defects, each driven over HTTP (or through the binary): reviewers only
+//! review, unpublished categories stay unusable, Range arithmetic, the sign-up code before any
+//! e-mail lookup, the production secret length, and the security headers of every answer.
 
-use reqwest::header;
+use reqwest::{Method, header};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -279,5 +281,85 @@ async fn production_refuses_a_secret_shorter_than_32_bytes() {
         if secret.len() > 8 {
             assert!(!out.all().contains(secret), "the secret is never printed: {}", out.all());
         }
+    }
+}
+
+fn assert_security_headers(what: &str, headers: &reqwest::header::HeaderMap) {
+    assert_eq!(headers.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]), "{what}");
+    assert_eq!(headers.get("referrer-policy").map(|v| v.as_bytes()), Some(&b"no-referrer"[..]), "{what}");
+    assert_eq!(headers.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]), "{what}");
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers_and_files_are_sandboxed() {
+    let app = TestApp::spawn().await;
+    let user = app.contributor().await;
+    let cat = category(&app, "headers").await;
+    let (ct, body) = multipart(
+        &[("title", "పాట"), ("category_id", &cat.to_string()), ("media_type", "text")],
+        Some(("file", "తెలుగు కథ.txt", "తెలుగు కథ".as_bytes())),
+    );
+    let (status, rec) = send(
+        app.post("/api/v1/records/upload").header("Authorization", user.bearer()).header("Content-Type", ct).body(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{rec}");
+    let file = format!("/api/v1/records/{}/file", rec["uid"].as_str().unwrap());
+
+    let calls: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
+        ("root", app.get("/"), 200),
+        ("health", app.get("/health"), 200),
+        ("openapi", app.get("/api/v1/openapi.json"), 200),
+        ("swagger", app.get("/docs/"), 200),
+        ("redoc", app.get("/redoc"), 200),
+        ("unknown path", app.get("/api/v1/nothing"), 404),
+        ("wrong method", app.post("/health"), 405),
+        ("no token", app.get("/api/v1/records/"), 403),
+        ("bad token", app.get("/api/v1/records/").bearer_auth("nope"), 401),
+        ("validation", app.post("/api/v1/auth/login").json(&json!({})), 422),
+        (
+            "preflight",
+            app.request(Method::OPTIONS, "/api/v1/records/")
+                .header("Origin", "https://app.example")
+                .header("Access-Control-Request-Method", "POST"),
+            200,
+        ),
+        ("record", app.get(&format!("/api/v1/records/{}", rec["uid"].as_str().unwrap())).bearer_auth(&user.token), 200),
+        ("file", app.get(&file).bearer_auth(&user.token), 200),
+        ("file range", app.get(&file).bearer_auth(&user.token).header("Range", "bytes=0-2"), 206),
+    ];
+    for (what, request, expected) in calls {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), expected, "{what}");
+        assert_security_headers(what, response.headers());
+        if !what.starts_with("file") {
+            assert!(response.headers().get(header::CONTENT_SECURITY_POLICY).is_none(), "{what}: no page-breaking CSP");
+        }
+    }
+
+    // The file: sandboxed, and named safely (ASCII fallback plus the UTF-8 name).
+    let response = app.get(&file).bearer_auth(&user.token).send().await.unwrap();
+    let headers = response.headers();
+    assert_eq!(headers[header::CONTENT_SECURITY_POLICY], "sandbox");
+    assert_eq!(
+        headers[header::CONTENT_DISPOSITION].to_str().unwrap(),
+        "inline; filename=\"_________.txt\"; filename*=UTF-8''%E0%B0%A4%E0%B1%86%E0%B0%B2%E0%B1%81%E0%B0%97%E0%B1%81%20%E0%B0%95%E0%B0%A5.txt"
+    );
+    assert_eq!(response.text().await.unwrap(), "తెలుగు కథ");
+
+    // With nosniff a browser runs only what is labelled as script or style: every asset the
+    // documentation pages load is.
+    for (asset, kind) in [
+        ("/docs/swagger-ui-bundle.js", "javascript"),
+        ("/docs/swagger-ui-standalone-preset.js", "javascript"),
+        ("/docs/swagger-initializer.js", "javascript"),
+        ("/docs/swagger-ui.css", "text/css"),
+        ("/docs/index.css", "text/css"),
+        ("/redoc/redoc.standalone.js", "javascript"),
+    ] {
+        let response = app.get(asset).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        let ct = response.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        assert!(ct.contains(kind), "{asset}: {ct}");
     }
 }
