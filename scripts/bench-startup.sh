@@ -9,7 +9,7 @@ runs=${1:-10}
 bin=target/release/corpus
 db=corpus_bench_startup
 export DATABASE_URL="${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/$db}"
-export STORAGE_DIR=$(mktemp -d) LOG_LEVEL=warn CORPUS_ENV=production APP_SECRET_KEY=bench-secret-bench-secret-bench
+export STORAGE_DIR=$(mktemp -d) LOG_LEVEL=warn CORPUS_ENV=production APP_SECRET_KEY=bench-secret-bench-secret-bench-secret
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export CORPUS_BIND=127.0.0.1:$port
 "$bin" db init >/dev/null

@@ -14,6 +14,10 @@ use sqlx::postgres::PgConnectOptions;
 /// The original's default JWT secret; refused outside development.
 pub const ORIGINAL_DEFAULT_SECRET: &str = "change-in-production";
 
+/// The shortest `APP_SECRET_KEY` production accepts, in bytes (HS256 keys should be at least as
+/// long as the hash, RFC 7518 §3.2).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// Deployment mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Environment {
@@ -95,7 +99,7 @@ pub struct Config {
     /// Application name shown by `GET /`.
     #[arg(long, env = "PROJECT_NAME", default_value = "Telugu Corpus Collections API")]
     pub project_name: String,
-    /// Secret for signing access tokens and keying OTP hashes. Required in production.
+    /// Secret for signing access tokens and keying OTP hashes. Required in production, at least 32 bytes.
     #[arg(long, env = "APP_SECRET_KEY", hide_env_values = true)]
     pub app_secret_key: Option<String>,
     /// Lifetime of an access token, in minutes.
@@ -282,6 +286,11 @@ impl Config {
                 Some(ORIGINAL_DEFAULT_SECRET) => {
                     bail!("APP_SECRET_KEY is the well-known default `{ORIGINAL_DEFAULT_SECRET}`; set a real secret")
                 }
+                Some(key) if key.len() < MIN_SECRET_BYTES => bail!(
+                    "APP_SECRET_KEY is {} bytes; production needs at least {MIN_SECRET_BYTES} (e.g. `openssl rand -hex 32`). \
+                     A new secret signs everyone out and voids pending one-time codes",
+                    key.len()
+                ),
                 Some(_) => {}
             }
             if self.otp_provider == Some(SmsProvider::Log) {
@@ -478,10 +487,20 @@ mod tests {
         let default =
             Config::from_args(["--corpus-env", "production", "--app-secret-key", ORIGINAL_DEFAULT_SECRET]).unwrap();
         assert!(default.validate().unwrap_err().to_string().contains("well-known default"));
+        // Spaces around a short secret do not count.
+        let padded = format!("{:^40}", "x".repeat(20));
+        for short in ["a", "a-real-secret-of-some-length", "0123456789abcdef0123456789abcde", padded.as_str()] {
+            let config = Config::from_args(["--corpus-env", "production", "--app-secret-key", short]).unwrap();
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains("at least 32"), "{short}: {err}");
+            assert!(short.len() < 8 || !err.contains(short.trim()), "the secret is never echoed: {err}");
+        }
         let good =
-            Config::from_args(["--corpus-env", "production", "--app-secret-key", "a-real-secret-of-some-length"])
+            Config::from_args(["--corpus-env", "production", "--app-secret-key", "0123456789abcdef0123456789abcdef"])
                 .unwrap();
         good.validate().unwrap();
+        // Development keeps accepting any secret (and none).
+        Config::from_args(["--app-secret-key", "a"]).unwrap().validate().unwrap();
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Assembles the application: every resource router, the documentation, and the layers
-//! (request id, tracing, CORS, panic safety, trailing-slash tolerance).
+//! (request id, tracing, CORS, panic safety, security headers, trailing-slash tolerance).
 
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, Any, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
 use tracing::Span;
@@ -45,6 +46,21 @@ pub fn build(state: AppState) -> Router {
             )))
         }))
         .layer(cors)
+        // Outside the panic and CORS layers, so every answer has them, errors included.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("referrer-policy"),
+            HeaderValue::from_static("no-referrer"),
+        ))
+        // Frame denial only: a Content-Security-Policy here would have to allow what Swagger UI
+        // and ReDoc need; file downloads set their own (`sandbox`).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use rand::{Rng, rngs::OsRng};
 use sha2::Sha256;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -118,7 +118,27 @@ pub async fn verify(
     max_attempts: i32,
 ) -> sqlx::Result<bool> {
     let mut tx = db.begin().await?;
-    // Row lock: concurrent submissions for one code are counted one after the other.
+    let matched = check(&mut tx, phone, purpose, code, secret, max_attempts).await?;
+    if let Some(id) = matched {
+        spend(&mut *tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(matched.is_some())
+}
+
+/// Checks `code` inside the caller's transaction and counts the attempt, but does not spend a
+/// right code: the caller spends it with [`spend`] in the same transaction once the action the
+/// code unlocks has succeeded (and commits either way, so the attempt stays counted). The code's
+/// row stays locked until then, so concurrent submissions are counted one after the other.
+/// Returns the id of the matched code.
+pub async fn check(
+    conn: &mut PgConnection,
+    phone: &str,
+    purpose: OtpPurpose,
+    code: &str,
+    secret: &str,
+    max_attempts: i32,
+) -> sqlx::Result<Option<Uuid>> {
     let candidate = sqlx::query_as::<_, Candidate>(
         "SELECT id, otp_hash, attempts FROM otp \
          WHERE phone_number = $1 AND purpose = $2 AND expires_at > now() AND NOT is_verified \
@@ -128,19 +148,19 @@ pub async fn verify(
     .bind(phone)
     .bind(purpose.as_str())
     .bind(max_attempts)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
-    let Some(candidate) = candidate else { return Ok(false) };
+    let Some(candidate) = candidate else { return Ok(None) };
     let attempts = candidate.attempts + 1;
     let ok = attempts <= max_attempts && code_matches(phone, secret, code, &candidate.otp_hash);
-    sqlx::query("UPDATE otp SET attempts = $2, is_verified = $3 WHERE id = $1")
-        .bind(candidate.id)
-        .bind(attempts)
-        .bind(ok)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(ok)
+    sqlx::query("UPDATE otp SET attempts = $2 WHERE id = $1").bind(candidate.id).bind(attempts).execute(conn).await?;
+    Ok(ok.then_some(candidate.id))
+}
+
+/// Marks a code found by [`check`] as used: it never verifies again.
+pub async fn spend(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE otp SET is_verified = true WHERE id = $1").bind(id).execute(db).await?;
+    Ok(())
 }
 
 /// Deletes codes that expired more than `older_than` ago; returns how many.

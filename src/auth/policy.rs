@@ -102,6 +102,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/users/{user_id}", STAFF_OR_OWNER),
     rule("PUT", "/api/v1/users/{user_id}", ADMIN),
     rule("PATCH", "/api/v1/users/{user_id}", ADMIN_OR_OWNER),
+    // The official app's newer call after each login.
+    rule("PATCH", "/api/v1/users/{user_id}/last-login", ADMIN_OR_OWNER),
     rule("DELETE", "/api/v1/users/{user_id}", ADMIN),
     rule("GET", "/api/v1/users/{user_id}/with-roles", STAFF_OR_OWNER),
     rule("GET", "/api/v1/users/{user_id}/roles", STAFF_OR_OWNER),

@@ -55,6 +55,7 @@ fn sample(rule: &Rule, target: &TestUser, user_id: Uuid) -> (String, Option<Valu
         }
         ("PUT", "/api/v1/users/{user_id}") => Some(json!({"name": "Renamed"})),
         ("PATCH", "/api/v1/users/{user_id}") => Some(json!({"last_login_at": "2026-01-02T03:04:05Z"})),
+        ("PATCH", "/api/v1/users/{user_id}/last-login") => Some(json!({"last_login": "2026-01-02T03:04:05.123456"})),
         ("POST", "/api/v1/users/{user_id}/roles") => Some(json!([2, 2])),
         _ => None,
     };

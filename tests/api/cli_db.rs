@@ -333,7 +333,7 @@ async fn production_seeds_only_the_categories_never_the_sample_accounts() {
     let production = |args: &[&str]| -> crate::helpers::cli::Run {
         corpus(&db.url, &db.storage())
             .env("CORPUS_ENV", "production")
-            .env("APP_SECRET_KEY", "a-long-production-secret-value")
+            .env("APP_SECRET_KEY", "a-long-production-secret-value-of-32-bytes+")
             .args(args)
             .output()
             .unwrap()

@@ -148,14 +148,21 @@ async fn record_create_get_update_delete_with_ownership() {
     )
     .await;
     assert_eq!(status, 422);
-    // Reviewer setting reviewed=true stamps reviewer and time.
+    // Reviewer setting reviewed=true stamps reviewer and time; the location is not theirs to move.
     let (status, body) = send(app.put(&format!("/api/v1/records/{id}")).header("Authorization", reviewer.bearer())
         .json(&json!({"reviewed": true, "status": "approved", "reviewed_by": admin.id, "latitude": 17.0, "longitude": 78.0}))).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = send(
+        app.put(&format!("/api/v1/records/{id}"))
+            .header("Authorization", reviewer.bearer())
+            .json(&json!({"reviewed": true, "status": "approved", "reviewed_by": admin.id})),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["reviewed_by"], json!(reviewer.id));
     assert!(body["reviewed_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!((body["status"].as_str(), body["review_status"].as_str()), (Some("approved"), Some("approved")));
-    assert_eq!(body["location"], json!({"latitude": 17.0, "longitude": 78.0}));
+    assert!(body["location"].is_null());
 
     // Delete: another contributor 404, reviewer 403, owner 200.
     let (status, _) = send(app.delete(&format!("/api/v1/records/{id}")).header("Authorization", bob.bearer())).await;

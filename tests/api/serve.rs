@@ -133,7 +133,7 @@ async fn production_refuses_to_serve_an_uninitialised_database() {
     let name = unique_db_name();
     let out: Run = corpus(&url_for(&name), dir.path())
         .env("CORPUS_ENV", "production")
-        .env("APP_SECRET_KEY", "a-long-production-secret-value")
+        .env("APP_SECRET_KEY", "a-long-production-secret-value-of-32-bytes+")
         .arg("serve")
         .output()
         .unwrap()

@@ -389,8 +389,9 @@ pub struct UserUpdateRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = bool, required = false)]
     pub has_given_consent: Option<Option<bool>>,
-    /// Last login time, as some clients report it.
-    #[serde(default, deserialize_with = "present")]
+    /// Last login time, as some clients report it; without an offset it is read as UTC, and a
+    /// time in the future is stored as now.
+    #[serde(default, deserialize_with = "crate::domain::time::deserialize_present")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub last_login_at: Option<Option<DateTime<Utc>>>,
 }
@@ -421,6 +422,21 @@ impl Validate for UserUpdateRequest {
             null(v, "has_given_consent", "bool_type", "Input should be a valid boolean");
         }
     }
+}
+
+/// Body of `PATCH /users/{id}/last-login`, the official app's newer call right after a login.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct LastLoginRequest {
+    /// When the user logged in, as the app reports it (`2026-12-01T21:20:00.123456`): ISO 8601,
+    /// read as UTC when it has no offset. Absent or `null` means now; a time in the future is
+    /// stored as now. `last_login_at` is accepted as another name for it.
+    #[serde(default, alias = "last_login_at", deserialize_with = "crate::domain::time::deserialize_opt")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub last_login: Option<DateTime<Utc>>,
+}
+
+impl Validate for LastLoginRequest {
+    fn validate(&self, _v: &mut Validator) {}
 }
 
 /// Query of the users list.

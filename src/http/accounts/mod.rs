@@ -47,6 +47,7 @@ pub fn router() -> Router<AppState> {
             "/users/{user_id}",
             get(users::get_user).put(users::put_user).patch(users::patch_user).delete(users::delete_user),
         )
+        .route("/users/{user_id}/last-login", axum::routing::patch(users::update_last_login))
         .route("/users/{user_id}/with-roles", get(users::get_user_with_roles))
         .route("/users/{user_id}/roles", get(users::get_user_roles).post(users::replace_user_roles))
         .route("/users/{user_id}/roles/add", put(users::add_user_role))
@@ -84,6 +85,7 @@ pub fn router() -> Router<AppState> {
         users::get_user,
         users::put_user,
         users::patch_user,
+        users::update_last_login,
         users::delete_user,
         users::get_user_with_roles,
         users::get_user_roles,
@@ -111,6 +113,7 @@ pub fn router() -> Router<AppState> {
         dto::ForgotPasswordVerifyRequest,
         dto::UserCreateRequest,
         dto::UserUpdateRequest,
+        dto::LastLoginRequest,
         dto::RoleCreateRequest,
         dto::RoleUpdateRequest,
         dto::ContributionRead,

@@ -260,7 +260,9 @@ pub async fn signup_send_otp(
 }
 
 /// Creates an account (role `user`, consent recorded) with a sign-up code, and logs it in.
-/// The password is optional: such an account can always log in by code.
+/// The password is optional: such an account can always log in by code. The code is checked
+/// before anything else is looked up, so phones and e-mails in use are only named to the holder
+/// of a valid code.
 #[utoipa::path(
     post, path = "/api/v1/auth/signup/verify-otp", tag = "auth",
     request_body = SignupVerifyRequest,
@@ -279,28 +281,41 @@ pub async fn signup_verify_otp(
         return Err(AppError::BadRequest("User consent is required to create an account".into()));
     }
     let phone = e164(&body.phone_number);
-    if accounts::user_by_phone(&state.db, &phone).await?.is_some() {
-        return Err(phone_exists(&phone));
-    }
     let email = body.email.as_deref().filter(|e| !e.trim().is_empty()).and_then(|e| normalize_email(e).ok());
-    if let Some(email) = &email
-        && accounts::email_taken(&state.db, email, None).await?
-    {
-        return Err(AppError::Conflict(format!("Email '{email}' already exists")));
-    }
+    let role = accounts::role_by_name(&state.db, "user")
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the role `user` is missing; run `corpus db init`")))?;
+    // The code comes first: without one, nobody learns whether a phone or an e-mail has an
+    // account here. It is checked and counted in the transaction that creates the account, and
+    // spent only with it, so a right code sent with a taken e-mail can be sent again (within the
+    // attempts it allows) with another one.
     let secret = state.config.secret();
     let max = state.config.otp_max_attempts;
-    if !otp::verify(&state.db, &phone, OtpPurpose::Signup, body.otp_code.trim(), secret.expose_secret(), max).await? {
+    let mut tx = state.db.begin().await?;
+    let Some(code_id) =
+        otp::check(&mut tx, &phone, OtpPurpose::Signup, body.otp_code.trim(), secret.expose_secret(), max).await?
+    else {
+        tx.commit().await?;
         return Err(AppError::BadRequest(INVALID_CODE.into()));
+    };
+    let taken = if accounts::user_by_phone(&mut *tx, &phone).await?.is_some() {
+        Some(phone_exists(&phone))
+    } else {
+        match &email {
+            Some(email) if accounts::email_taken(&mut *tx, email, None).await? => {
+                Some(AppError::Conflict(format!("Email '{email}' already exists")))
+            }
+            _ => None,
+        }
+    };
+    if let Some(conflict) = taken {
+        tx.commit().await?;
+        return Err(conflict);
     }
     let hash = match body.password.filter(|p| !p.is_empty()) {
         Some(p) => Some(password::hash(p).await?),
         None => None,
     };
-    let role = accounts::role_by_name(&state.db, "user")
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the role `user` is missing; run `corpus db init`")))?;
-    let mut tx = state.db.begin().await?;
     let user = accounts::insert_user(
         &mut *tx,
         &accounts::NewUser {
@@ -320,6 +335,7 @@ pub async fn signup_verify_otp(
             AppError::Conflict(format!("Email '{}' already exists", email.clone().unwrap_or_default()))
         })
     })?;
+    otp::spend(&mut *tx, code_id).await?;
     users::add_roles(&mut *tx, user.id, &[role.id]).await?;
     tx.commit().await?;
     accounts::record_login(&state.db, user.id, None).await?;

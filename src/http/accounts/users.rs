@@ -6,13 +6,14 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
 };
+use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{
     dto::{
-        AddRoleQuery, ContributionFilterRead, ContributionRead, ContributionsByMediaType, MessageResponse,
-        UserCreateRequest, UserListQuery, UserUpdateRequest, UserWithRoles, e164, normalize_email,
+        AddRoleQuery, ContributionFilterRead, ContributionRead, ContributionsByMediaType, LastLoginRequest,
+        MessageResponse, UserCreateRequest, UserListQuery, UserUpdateRequest, UserWithRoles, e164, normalize_email,
     },
     path_int, path_uuid, require_self_or, user_not_found, user_with_roles,
 };
@@ -192,7 +193,9 @@ async fn apply_update(state: &AppState, user_id: Uuid, body: UserUpdateRequest) 
         place: body.place,
         is_active: body.is_active.flatten(),
         has_given_consent: body.has_given_consent.flatten(),
-        last_login_at: body.last_login_at,
+        // A client's clock may run ahead, and a local time read as UTC is ahead east of Greenwich:
+        // a login cannot be in the future, so such a time is stored as now.
+        last_login_at: body.last_login_at.map(|at| at.map(|at| at.min(Utc::now()))),
     };
     let updated = accounts::update_user(&state.db, user_id, &changes)
         .await
@@ -255,6 +258,33 @@ pub async fn patch_user(
         return Err(AppError::Forbidden(UsersUpdate::denied_message(&caller.roles)));
     }
     Ok(Json(apply_update(&state, user_id, body).await?))
+}
+
+/// Records the caller's last login, as the official app does right after logging in
+/// (the user themself or an admin). Answers the updated user.
+#[utoipa::path(
+    patch, path = "/api/v1/users/{user_id}/last-login", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id")),
+    request_body = LastLoginRequest,
+    responses(
+        (status = 200, description = "Updated", body = UserRecord),
+        (status = 403, description = "Not this user nor an admin", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+        (status = 422, description = "Invalid body", body = ValidationErrorBody),
+    )
+)]
+pub async fn update_last_login(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(user_id): Path<String>,
+    ValidJson(body): ValidJson<LastLoginRequest>,
+) -> Result<Json<UserRecord>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    require_self_or::<UsersUpdate>(&caller, user_id)?;
+    let at = body.last_login.unwrap_or_else(Utc::now);
+    let changes = UserUpdateRequest { last_login_at: Some(Some(at)), ..Default::default() };
+    Ok(Json(apply_update(&state, user_id, changes).await?))
 }
 
 /// Deletes a user without records (their role links go with them); a user with records must be

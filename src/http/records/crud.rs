@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     Location, RECORD_COLUMNS, RecordRead, RecordRow, check_extra_fields, check_lat_lon, check_point, fetch_record,
-    load_visible, parse_record_id, record_not_found, require_category, resolve_owner,
+    load_visible, parse_record_id, record_not_found, require_category_for, resolve_owner,
 };
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
@@ -45,9 +45,11 @@ pub struct ListQuery {
     pub status: Option<String>,
     /// Only reviewed (true) or unreviewed (false) records.
     pub reviewed: Option<bool>,
-    /// Created at or after this instant (RFC 3339).
+    /// Created at or after this instant (RFC 3339; without an offset, UTC).
+    #[serde(default, deserialize_with = "crate::domain::time::deserialize_opt")]
     pub created_after: Option<DateTime<Utc>>,
-    /// Created before this instant (RFC 3339).
+    /// Created before this instant (RFC 3339; without an offset, UTC).
+    #[serde(default, deserialize_with = "crate::domain::time::deserialize_opt")]
     pub created_before: Option<DateTime<Utc>>,
     /// Only records with exactly these bytes (SHA-256, hex): finds duplicates.
     #[param(pattern = r"^[0-9a-fA-F]{64}$")]
@@ -406,7 +408,7 @@ pub async fn create_record(
     ValidJson(body): ValidJson<RecordCreate>,
 ) -> Result<(StatusCode, Json<RecordRead>)> {
     let user_id = resolve_owner(&state, &auth, body.user_id).await?;
-    require_category(&state, body.category_id).await?;
+    require_category_for(&state, &auth, body.category_id).await?;
     let location = match location_change(&body.location, &body.latitude, &body.longitude) {
         LocationChange::Set(point) => Some(point),
         _ => None,
@@ -543,6 +545,22 @@ pub struct RecordUpdate {
     pub metadata: Option<Option<Value>>,
 }
 
+impl RecordUpdate {
+    /// True when the body names a content field (anything but `status` and `reviewed`), even
+    /// with its current value: those are the owner's (or an admin's) to change.
+    pub fn changes_content(&self) -> bool {
+        self.title.is_some()
+            || self.description.is_some()
+            || self.media_type.is_some()
+            || self.location.is_some()
+            || self.latitude.is_some()
+            || self.longitude.is_some()
+            || self.language.is_some()
+            || self.release_rights.is_some()
+            || self.metadata.is_some()
+    }
+}
+
 impl Validate for RecordUpdate {
     fn validate(&self, v: &mut Validator) {
         let null =
@@ -575,13 +593,14 @@ impl Validate for RecordUpdate {
     }
 }
 
-/// Updates a record: the owner edits its content; reviewers and admins also set `status` and
-/// `reviewed` (which stamps `reviewed_by` = caller and `reviewed_at` = now).
+/// Updates a record: the owner (or an admin) edits its content; reviewers and admins also set
+/// `status` and `reviewed` (which stamps `reviewed_by` = caller and `reviewed_at` = now). A
+/// reviewer naming a content field of someone else's record gets 403.
 #[utoipa::path(put, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
     params(("record_id" = String, Path)), request_body = RecordUpdate,
     responses((status = 200, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 404, body = crate::http::docs::ErrorDetail), (status = 409, body = crate::http::docs::ErrorDetail),
-        (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+        (status = 403, body = crate::http::docs::ErrorDetail), (status = 404, body = crate::http::docs::ErrorDetail),
+        (status = 409, body = crate::http::docs::ErrorDetail), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
 pub async fn update_record(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -591,6 +610,13 @@ pub async fn update_record(
     let uid = parse_record_id(&record_id)?;
     let current = load_visible(&state, &auth, uid).await?;
     let staff = auth.is_staff();
+    // Reviewers review: on someone else's record they may set `status` and `reviewed` only.
+    if !auth.is_admin() && current.user_id != auth.id && body.changes_content() {
+        return Err(AppError::Forbidden(
+            "Only the record's owner or an admin can change its content; reviewers may set status and reviewed only"
+                .into(),
+        ));
+    }
 
     let mut qb = QueryBuilder::<Postgres>::new("UPDATE record r SET updated_at = r.updated_at");
     if let Some(Some(title)) = &body.title {

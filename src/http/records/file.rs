@@ -29,8 +29,20 @@ pub enum RangeRequest {
     Unsatisfiable,
 }
 
-/// Parses `bytes=a-b`, `bytes=a-` and `bytes=-n`. Multiple ranges and other units are answered
-/// with the whole object, which RFC 9110 allows.
+/// A byte position of a range: ASCII digits only; a number too large for `u64` saturates, which
+/// is right for every use here (an end past the file is clamped, a start past it is unsatisfiable,
+/// a suffix longer than the file means all of it).
+fn position(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(text.parse::<u64>().unwrap_or(u64::MAX))
+}
+
+/// Parses `bytes=a-b`, `bytes=a-` and `bytes=-n` (RFC 9110 §14.1.2), with checked arithmetic: an
+/// end past the last byte is clamped to it, a start at or past the end of the object is 416.
+/// Multiple ranges, other units and malformed specs are answered with the whole object, which
+/// RFC 9110 allows.
 pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
     let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return RangeRequest::Full };
     if spec.contains(',') {
@@ -38,33 +50,39 @@ pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
     }
     let Some((start, end)) = spec.trim().split_once('-') else { return RangeRequest::Full };
     let (start, end) = (start.trim(), end.trim());
-    let parsed = if start.is_empty() {
-        match end.parse::<u64>() {
-            Ok(0) => return RangeRequest::Unsatisfiable,
-            Ok(n) => Some((size.saturating_sub(n), size)),
-            Err(_) => None,
-        }
-    } else {
-        match (start.parse::<u64>(), end) {
-            (Ok(s), "") => Some((s, size)),
-            (Ok(s), e) => match e.parse::<u64>() {
-                Ok(e) if e >= s => Some((s, (e + 1).min(size))),
-                _ => None,
-            },
-            _ => None,
-        }
+    let Some(last) = size.checked_sub(1) else {
+        // An empty object has no byte to return for any valid range.
+        return if start.is_empty() && end.is_empty() { RangeRequest::Full } else { RangeRequest::Unsatisfiable };
     };
-    match parsed {
-        None => RangeRequest::Full,
-        Some((s, _)) if s >= size => RangeRequest::Unsatisfiable,
-        Some((s, e)) => RangeRequest::Partial(s, e),
+    match (position(start), end) {
+        (None, _) if !start.is_empty() => RangeRequest::Full,
+        // `bytes=-n`: the last n bytes (all of them when n is larger).
+        (None, _) => match position(end) {
+            Some(0) => RangeRequest::Unsatisfiable,
+            Some(n) => RangeRequest::Partial(size - n.min(size), size),
+            None => RangeRequest::Full,
+        },
+        (Some(first), _) if first > last => RangeRequest::Unsatisfiable,
+        (Some(first), "") => RangeRequest::Partial(first, size),
+        (Some(first), end) => match position(end) {
+            Some(end) if end >= first => RangeRequest::Partial(first, end.min(last) + 1),
+            _ => RangeRequest::Full,
+        },
     }
 }
 
-/// `inline; filename="..."; filename*=UTF-8''...` with the original name (Telugu names included).
-fn content_disposition(name: &str) -> Option<HeaderValue> {
+/// `Content-Disposition` of a download: `inline` for audio, video, raster images and plain text
+/// (browsers show them), `attachment` for anything else. The name is given twice (RFC 6266):
+/// `filename` with ASCII only (others become `_`), and `filename*=UTF-8''` percent-encoded, so
+/// Telugu names survive; quotes, backslashes and control characters never reach the header.
+pub fn content_disposition(name: &str, mime: &str) -> HeaderValue {
+    let mime = mime.trim().to_ascii_lowercase();
+    let inline = ["audio/", "video/", "image/", "text/plain"].iter().any(|p| mime.starts_with(p))
+        && !mime.starts_with("image/svg");
+    // Only the last path segment: a name is never a path.
+    let name = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let ascii: String =
-        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' }).collect();
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' && c != '%' { c } else { '_' }).collect();
     let encoded: String = name
         .bytes()
         .map(|b| match b {
@@ -72,7 +90,14 @@ fn content_disposition(name: &str) -> Option<HeaderValue> {
             _ => format!("%{b:02X}"),
         })
         .collect();
-    HeaderValue::from_str(&format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")).ok()
+    let kind = if inline { "inline" } else { "attachment" };
+    let value = if name.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+    };
+    // Every byte above is visible ASCII or a space, so this cannot fail; the bare kind is a fallback.
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("attachment"))
 }
 
 /// Streams the record's file; `Range` gives 206 with `Content-Range`.
@@ -134,9 +159,13 @@ pub async fn download(
     {
         response.headers_mut().insert(header::CONTENT_RANGE, v);
     }
-    if let Some(v) = row.file_name().and_then(content_disposition) {
-        response.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
+    // The record's own name, else the stored object's (`<uid>.<ext>`).
+    let name = row.file_name().or_else(|| key.rsplit('/').next()).unwrap_or_default();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_DISPOSITION, content_disposition(name, row.mime_type().unwrap_or_default()));
+    // Opened in a browser tab, a stored file gets no origin of its own: no scripts, no cookies,
+    // no same-origin requests to this API, whatever its bytes are.
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
     Ok(response)
 }
 
@@ -154,5 +183,54 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=10-"), 10), RangeRequest::Unsatisfiable);
         assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), RangeRequest::Full);
         assert_eq!(parse_range(Some("items=0-1"), 10), RangeRequest::Full);
+    }
+
+    #[test]
+    fn ranges_past_u64_or_past_the_file_never_overflow() {
+        let max = u64::MAX.to_string();
+        // The end clamps to the last byte, whatever its size.
+        assert_eq!(parse_range(Some(&format!("bytes=5-{max}")), 10), RangeRequest::Partial(5, 10));
+        assert_eq!(parse_range(Some("bytes=0-99999999999999999999999999"), 10), RangeRequest::Partial(0, 10));
+        assert_eq!(parse_range(Some(&format!("bytes=0-{max}")), u64::MAX), RangeRequest::Partial(0, u64::MAX));
+        // A start past the end is unsatisfiable, even past u64.
+        assert_eq!(parse_range(Some(&format!("bytes={max}-")), 10), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=99999999999999999999999999-"), 10), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=10-20"), 10), RangeRequest::Unsatisfiable);
+        // A suffix longer than the file is the whole file.
+        assert_eq!(parse_range(Some(&format!("bytes=-{max}")), 10), RangeRequest::Partial(0, 10));
+        assert_eq!(parse_range(Some("bytes=-99999999999999999999999999"), 10), RangeRequest::Partial(0, 10));
+        assert_eq!(parse_range(Some("bytes=-0"), 10), RangeRequest::Unsatisfiable);
+        // Malformed specs are ignored.
+        for bad in ["bytes=5-3", "bytes=a-3", "bytes=-", "bytes=+1-2", "bytes=1-+2", "bytes=--1", "bytes=1"] {
+            assert_eq!(parse_range(Some(bad), 10), RangeRequest::Full, "{bad}");
+        }
+        // An empty object.
+        assert_eq!(parse_range(Some("bytes=0-"), 0), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-5"), 0), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range(None, 0), RangeRequest::Full);
+    }
+
+    #[test]
+    fn dispositions_are_safe_for_any_name() {
+        let value = |name: &str, mime: &str| content_disposition(name, mime).to_str().unwrap().to_owned();
+        assert_eq!(
+            value("పాట.wav", "audio/wav"),
+            "inline; filename=\"___.wav\"; filename*=UTF-8''%E0%B0%AA%E0%B0%BE%E0%B0%9F.wav"
+        );
+        assert_eq!(
+            value("a\"b;c%.txt", "text/plain"),
+            "inline; filename=\"a_b;c_.txt\"; filename*=UTF-8''a%22b%3Bc%25.txt"
+        );
+        assert_eq!(value("C:\\Users\\me\\x.png", "image/png"), "inline; filename=\"x.png\"; filename*=UTF-8''x.png");
+        assert_eq!(
+            value("../../etc/passwd", "application/octet-stream"),
+            "attachment; filename=\"passwd\"; filename*=UTF-8''passwd"
+        );
+        assert_eq!(value("x.svg", "image/svg+xml"), "attachment; filename=\"x.svg\"; filename*=UTF-8''x.svg");
+        assert_eq!(
+            value("line\r\nbreak.png", "image/png"),
+            "inline; filename=\"line__break.png\"; filename*=UTF-8''line%0D%0Abreak.png"
+        );
+        assert_eq!(value("", "video/mp4"), "inline");
     }
 }

@@ -294,13 +294,27 @@ pub async fn resolve_owner(state: &AppState, user: &CurrentUser, requested: Opti
     }
 }
 
-/// Checks that a category exists: 400 `Category not found` as the original.
+/// Checks that a new record may be filed under a category: it exists and is published. Answers
+/// 400 `Category not found` as the original, for an unpublished category as for a missing one
+/// (contributors cannot see unpublished categories, so their ids are not revealed either).
+/// Without a caller at hand this is the rule for everyone; [`require_category_for`] lets admins
+/// file under unpublished categories too.
 pub async fn require_category(state: &AppState, category_id: Uuid) -> Result<()> {
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM category WHERE id = $1)")
+    category_usable(state, category_id, false).await
+}
+
+/// [`require_category`] for `user`: admins may also use unpublished categories (they see them).
+pub async fn require_category_for(state: &AppState, user: &CurrentUser, category_id: Uuid) -> Result<()> {
+    category_usable(state, category_id, user.is_admin()).await
+}
+
+async fn category_usable(state: &AppState, category_id: Uuid, include_unpublished: bool) -> Result<()> {
+    let usable: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM category WHERE id = $1 AND (published OR $2))")
         .bind(category_id)
+        .bind(include_unpublished)
         .fetch_one(&state.db)
         .await?;
-    if exists { Ok(()) } else { Err(AppError::BadRequest("Category not found".into())) }
+    if usable { Ok(()) } else { Err(AppError::BadRequest("Category not found".into())) }
 }
 
 /// OpenAPI paths of this module.
