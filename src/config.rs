@@ -57,207 +57,321 @@ pub enum LogFormat {
     Json,
 }
 
-/// Every setting of the service.
+/// Every setting of the service, grouped by concern.
+///
+/// Each group is flattened into the command line, so the option names (`--bind`, `--db-host`,
+/// ...) and environment variables are those of a flat list. Every option is `global`: it is
+/// accepted before the command (`corpus --bind A serve`) and after it (`corpus serve --bind A`),
+/// and listed by each command's `--help`. Secrets are held in redacting types, so `{:?}` of a
+/// configuration never shows them.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// development or production.
-    #[arg(long, env = "CORPUS_ENV", value_enum, default_value = "development")]
+    #[arg(long, env = "CORPUS_ENV", value_enum, default_value = "development", global = true)]
     pub corpus_env: Environment,
+    /// PostgreSQL connection and pool.
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    /// The HTTP server: address, connection timeouts, shutdown, CORS.
+    #[command(flatten)]
+    pub http: HttpSettings,
+    /// Token signing.
+    #[command(flatten)]
+    pub security: SecuritySettings,
+    /// Where files are stored and how their URLs are built.
+    #[command(flatten)]
+    pub storage: StorageSettings,
+    /// Upload limits, spooling, cleanup and media timing.
+    #[command(flatten)]
+    pub uploads: UploadSettings,
+    /// Redis and the rate limits it shares.
+    #[command(flatten)]
+    pub limits: LimitSettings,
+    /// One-time codes and the SMS gateway.
+    #[command(flatten)]
+    pub otp: OtpSettings,
+    /// Log filter and format.
+    #[command(flatten)]
+    pub log: LogSettings,
+}
 
+/// PostgreSQL settings.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Database")]
+pub struct DatabaseSettings {
     /// Full PostgreSQL URL; when unset it is built from DB_HOST, DB_PORT, DB_NAME, DB_USER and DB_PASSWORD.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<SecretUrl>,
     /// PostgreSQL host (used when DATABASE_URL is unset).
-    #[arg(long, env = "DB_HOST", default_value = "localhost")]
+    #[arg(long, env = "DB_HOST", default_value = "localhost", global = true)]
     pub db_host: String,
     /// PostgreSQL port (used when DATABASE_URL is unset).
-    #[arg(long, env = "DB_PORT", default_value_t = 5432)]
+    #[arg(long, env = "DB_PORT", default_value_t = 5432, global = true)]
     pub db_port: u16,
     /// Database name (used when DATABASE_URL is unset).
-    #[arg(long, env = "DB_NAME", default_value = "corpus_te")]
+    #[arg(long, env = "DB_NAME", default_value = "corpus_te", global = true)]
     pub db_name: String,
     /// PostgreSQL user (used when DATABASE_URL is unset).
-    #[arg(long, env = "DB_USER", default_value = "postgres")]
+    #[arg(long, env = "DB_USER", default_value = "postgres", global = true)]
     pub db_user: String,
     /// PostgreSQL password (used when DATABASE_URL is unset).
-    #[arg(long, env = "DB_PASSWORD", hide_env_values = true)]
-    pub db_password: Option<String>,
+    #[arg(long, env = "DB_PASSWORD", hide_env_values = true, global = true)]
+    pub db_password: Option<SecretString>,
     /// Largest number of pooled database connections per process.
-    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10)]
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10, global = true)]
     pub db_pool_size: u32,
     /// How long `db init` (and `serve` in development) waits for PostgreSQL to accept connections.
-    #[arg(long, env = "DB_WAIT_SECONDS", default_value_t = 60)]
+    #[arg(long, env = "DB_WAIT_SECONDS", default_value_t = 60, global = true)]
     pub db_wait_seconds: u64,
     /// How long a request waits for a pooled database connection before it answers 503 with
     /// `Retry-After` (the database is unreachable or every connection is busy).
-    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 5)]
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 5, global = true)]
     pub db_acquire_timeout_seconds: u64,
+}
 
+/// HTTP server settings.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "HTTP server")]
+pub struct HttpSettings {
     /// Address the API listens on.
-    #[arg(long = "bind", env = "CORPUS_BIND", default_value = "0.0.0.0:8000")]
+    #[arg(long = "bind", env = "CORPUS_BIND", default_value = "0.0.0.0:8000", global = true)]
     pub bind: SocketAddr,
     /// Application name shown by `GET /`.
-    #[arg(long, env = "PROJECT_NAME", default_value = "Telugu Corpus Collections API")]
+    #[arg(long, env = "PROJECT_NAME", default_value = "Telugu Corpus Collections API", global = true)]
     pub project_name: String,
-    /// Secret for signing access tokens and keying OTP hashes. Required in production, at least 32 bytes.
-    #[arg(long, env = "APP_SECRET_KEY", hide_env_values = true)]
-    pub app_secret_key: Option<String>,
-    /// Lifetime of an access token, in minutes.
-    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 1440)]
-    pub access_token_expire_minutes: i64,
-    /// Log filter: a level (debug, info, warning, error) or a tracing filter directive.
-    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
-    pub log_level: String,
-    /// Log format; defaults to pretty in development and json in production.
-    #[arg(long, env = "LOG_FORMAT", value_enum)]
-    pub log_format: Option<LogFormat>,
     /// Comma-separated origins allowed by CORS, or `*` for any origin (never with credentials).
-    #[arg(long, env = "BACKEND_CORS_ORIGINS", default_value = "*")]
+    #[arg(long, env = "BACKEND_CORS_ORIGINS", default_value = "*", global = true)]
     pub backend_cors_origins: String,
-    /// Largest accepted upload, in bytes (default 1 GiB).
-    #[arg(long, env = "MAX_FILE_SIZE", default_value_t = 1024 * 1024 * 1024)]
-    pub max_file_size: u64,
-    /// Redis URL; when set, rate limits are shared by every replica through it.
-    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
-    /// Longest a request waits on Redis (connecting and answering), in milliseconds; past it the
-    /// rate-limited endpoints (login, OTP) answer 503 with `Retry-After`.
-    #[arg(long, env = "REDIS_TIMEOUT_MS", default_value_t = 500)]
-    pub redis_timeout_ms: u64,
-
-    /// local or s3; defaults to s3 when HZ_OBJ_ENDPOINT is set, local otherwise.
-    #[arg(long, env = "STORAGE_BACKEND", value_enum)]
-    pub storage_backend: Option<StorageBackend>,
-    /// Directory of the local storage backend.
-    #[arg(long, env = "STORAGE_DIR", default_value = "./data")]
-    pub storage_dir: PathBuf,
-    /// Public base URL of stored objects (e.g. a public bucket or CDN); when unset, `file_url`
-    /// points at the API, which streams the file to authorised callers.
-    #[arg(long, env = "STORAGE_PUBLIC_BASE_URL")]
-    pub storage_public_base_url: Option<String>,
-    /// Base URL this API is reached at, used to build file URLs (default: relative URLs).
-    #[arg(long, env = "PUBLIC_API_BASE_URL")]
-    pub public_api_base_url: Option<String>,
-    /// S3 endpoint (with or without scheme).
-    #[arg(long, env = "HZ_OBJ_ENDPOINT")]
-    pub hz_obj_endpoint: Option<String>,
-    /// S3 access key.
-    #[arg(long, env = "HZ_OBJ_ACCESS_KEY", hide_env_values = true)]
-    pub hz_obj_access_key: Option<String>,
-    /// S3 secret key.
-    #[arg(long, env = "HZ_OBJ_SECRET_KEY", hide_env_values = true)]
-    pub hz_obj_secret_key: Option<String>,
-    /// S3 bucket.
-    #[arg(long, env = "HZ_OBJ_BUCKET_NAME", default_value = "corpus-data")]
-    pub hz_obj_bucket_name: String,
-    /// Use https for an endpoint given without scheme (true/1/yes).
-    #[arg(long, env = "HZ_OBJ_USE_SSL", default_value = "true")]
-    pub hz_obj_use_ssl: String,
-    /// S3 region.
-    #[arg(long, env = "HZ_OBJ_REGION", default_value = "us-east-1")]
-    pub hz_obj_region: String,
-
-    /// SMS provider for one-time codes; defaults to ozonetel when OTP_SERVICE_URL is set, to log in
-    /// development otherwise.
-    #[arg(long, env = "OTP_PROVIDER", value_enum)]
-    pub otp_provider: Option<SmsProvider>,
-    /// Ozonetel endpoint.
-    #[arg(long, env = "OTP_SERVICE_URL")]
-    pub otp_service_url: Option<String>,
-    /// Webhook endpoint of the `webhook` provider.
-    #[arg(long, env = "OTP_WEBHOOK_URL")]
-    pub otp_webhook_url: Option<String>,
-    /// Ozonetel `userName`.
-    #[arg(long, env = "OTP_USER_NAME", default_value = "")]
-    pub otp_user_name: String,
-    /// Ozonetel `entityId`.
-    #[arg(long, env = "OTP_ENTITY_ID", default_value = "")]
-    pub otp_entity_id: String,
-    /// Ozonetel `templateId`.
-    #[arg(long, env = "OTP_TEMPLATE_ID", default_value = "")]
-    pub otp_template_id: String,
-    /// SMS text; `{otp}` is replaced by the code.
-    #[arg(long, env = "OTP_SMS_TEXT", default_value = "Your OTP is {otp}. Valid for 5 minutes.")]
-    pub otp_sms_text: String,
-    /// Ozonetel `apiKey`.
-    #[arg(long, env = "OTP_API_KEY", default_value = "", hide_env_values = true)]
-    pub otp_api_key: String,
-    /// Ozonetel `smsType`.
-    #[arg(long, env = "OTP_SMS_TYPE", default_value = "0")]
-    pub otp_sms_type: String,
-    /// Ozonetel `senderId`.
-    #[arg(long, env = "OTP_SENDER_ID", default_value = "")]
-    pub otp_sender_id: String,
-    /// Minutes a code stays valid.
-    #[arg(long, env = "OTP_EXPIRY_MINUTES", default_value_t = 5)]
-    pub otp_expiry_minutes: i64,
-    /// Submissions allowed per code.
-    #[arg(long, env = "OTP_MAX_ATTEMPTS", default_value_t = 3)]
-    pub otp_max_attempts: i32,
-    /// Minutes between two sends to one phone (0 turns this limit off).
-    #[arg(long, env = "OTP_RATE_LIMIT_MINUTES", default_value_t = 1)]
-    pub otp_rate_limit_minutes: i64,
-    /// Sends allowed per client IP per hour.
-    #[arg(long, env = "OTP_IP_LIMIT_PER_HOUR", default_value_t = 30)]
-    pub otp_ip_limit_per_hour: u32,
-    /// Password logins allowed per phone within 15 minutes before 429 (successful ones are not
-    /// counted); stops password guessing. 0 turns the limit off.
-    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 10)]
-    pub login_max_failures: u32,
-
-    /// Minutes after its last chunk that an unfinished resumable upload is deleted.
-    #[arg(long, env = "UPLOAD_SESSION_TTL_MINUTES", default_value_t = 1440)]
-    pub upload_session_ttl_minutes: i64,
-    /// Directory where uploads are spooled while they arrive (default: the system temp dir);
-    /// point it at a disk with room for `MAX_FILE_SIZE` per concurrent upload.
-    #[arg(long, env = "UPLOAD_TMP_DIR")]
-    pub upload_tmp_dir: Option<PathBuf>,
-    /// Seconds between two maintenance sweeps in `serve` (abandoned uploads, expired OTP rows; 0 disables).
-    #[arg(long, env = "UPLOAD_CLEANUP_INTERVAL_SECONDS", default_value_t = 900)]
-    pub upload_cleanup_interval_seconds: u64,
-    /// The executable run as a child process to time plain audio uploads (MP3, WAV, Ogg, FLAC,
-    /// AAC) with a capped address space; default: this `corpus` binary itself.
-    #[arg(long, env = "MEDIA_PROBE_PROGRAM")]
-    pub media_probe_program: Option<PathBuf>,
-    /// Address-space cap of one media probe child, in MiB.
-    #[arg(long, env = "MEDIA_PROBE_MEMORY_MB", default_value_t = 256)]
-    pub media_probe_memory_mb: u64,
-    /// Seconds a media probe child may run before it is killed (the duration is then unknown).
-    #[arg(long, env = "MEDIA_PROBE_TIMEOUT_SECONDS", default_value_t = 20)]
-    pub media_probe_timeout_seconds: u64,
-    /// Media probe children running at once; further uploads wait for a slot.
-    #[arg(long, env = "MEDIA_PROBE_CONCURRENCY", default_value_t = 4)]
-    pub media_probe_concurrency: usize,
-    /// Prefix of every Redis key this service writes (lets several deployments share one Redis).
-    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "corpus-te:")]
-    pub redis_key_prefix: String,
-    /// Comma-separated IPs of reverse proxies whose `X-Forwarded-For` is trusted for the client
-    /// address (per-IP limits); empty means the peer address is the client.
-    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
-    pub trusted_proxies: String,
-
     /// Seconds a client has to send a complete request head (from the connection's start, or
     /// from the first byte of a later request); slower ones are disconnected (slowloris).
-    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECONDS", default_value_t = 30)]
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECONDS", default_value_t = 30, global = true)]
     pub http_header_timeout_seconds: u64,
     /// Seconds a connection may stay idle between requests before it is closed.
-    #[arg(long, env = "HTTP_KEEPALIVE_TIMEOUT_SECONDS", default_value_t = 75)]
+    #[arg(long, env = "HTTP_KEEPALIVE_TIMEOUT_SECONDS", default_value_t = 75, global = true)]
     pub http_keepalive_timeout_seconds: u64,
     /// Seconds a request body (or a response the client does not read) may make no progress
     /// before the connection is cut; a stalled upload then leaves nothing behind.
-    #[arg(long, env = "HTTP_BODY_IDLE_TIMEOUT_SECONDS", default_value_t = 60)]
+    #[arg(long, env = "HTTP_BODY_IDLE_TIMEOUT_SECONDS", default_value_t = 60, global = true)]
     pub http_body_idle_timeout_seconds: u64,
     /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C; then they are abandoned
     /// (their uploads leave no row, object or spool file) and the process exits.
-    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 20, global = true)]
     pub shutdown_grace_seconds: u64,
     /// Bytes of a request body still read (and discarded) after an early answer such as 413 or
     /// 401, so that clients which send the whole body before reading see the answer.
-    #[arg(long, env = "REFUSED_BODY_DRAIN_BYTES", default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, env = "REFUSED_BODY_DRAIN_BYTES", default_value_t = 64 * 1024 * 1024, global = true)]
     pub refused_body_drain_bytes: u64,
     /// Seconds spent at most reading (and discarding) such a body.
-    #[arg(long, env = "REFUSED_BODY_DRAIN_SECONDS", default_value_t = 60)]
+    #[arg(long, env = "REFUSED_BODY_DRAIN_SECONDS", default_value_t = 60, global = true)]
     pub refused_body_drain_seconds: u64,
+}
+
+/// Token and code signing.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Security")]
+pub struct SecuritySettings {
+    /// Secret for signing access tokens and keying OTP hashes. Required in production, at least 32 bytes.
+    #[arg(long, env = "APP_SECRET_KEY", hide_env_values = true, global = true)]
+    pub app_secret_key: Option<SecretString>,
+    /// Lifetime of an access token, in minutes.
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 1440, global = true)]
+    pub access_token_expire_minutes: i64,
+}
+
+/// File storage settings.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Storage")]
+pub struct StorageSettings {
+    /// local or s3; defaults to s3 when HZ_OBJ_ENDPOINT is set, local otherwise.
+    #[arg(long, env = "STORAGE_BACKEND", value_enum, global = true)]
+    pub storage_backend: Option<StorageBackend>,
+    /// Directory of the local storage backend.
+    #[arg(long, env = "STORAGE_DIR", default_value = "./data", global = true)]
+    pub storage_dir: PathBuf,
+    /// Public base URL of stored objects (e.g. a public bucket or CDN); when unset, `file_url`
+    /// points at the API, which streams the file to authorised callers.
+    #[arg(long, env = "STORAGE_PUBLIC_BASE_URL", global = true)]
+    pub storage_public_base_url: Option<String>,
+    /// Base URL this API is reached at, used to build file URLs (default: relative URLs).
+    #[arg(long, env = "PUBLIC_API_BASE_URL", global = true)]
+    pub public_api_base_url: Option<String>,
+    /// S3 endpoint (with or without scheme).
+    #[arg(long, env = "HZ_OBJ_ENDPOINT", global = true)]
+    pub hz_obj_endpoint: Option<String>,
+    /// S3 access key.
+    #[arg(long, env = "HZ_OBJ_ACCESS_KEY", hide_env_values = true, global = true)]
+    pub hz_obj_access_key: Option<SecretString>,
+    /// S3 secret key.
+    #[arg(long, env = "HZ_OBJ_SECRET_KEY", hide_env_values = true, global = true)]
+    pub hz_obj_secret_key: Option<SecretString>,
+    /// S3 bucket.
+    #[arg(long, env = "HZ_OBJ_BUCKET_NAME", default_value = "corpus-data", global = true)]
+    pub hz_obj_bucket_name: String,
+    /// Use https for an endpoint given without scheme (true/1/yes).
+    #[arg(long, env = "HZ_OBJ_USE_SSL", default_value = "true", global = true)]
+    pub hz_obj_use_ssl: String,
+    /// S3 region.
+    #[arg(long, env = "HZ_OBJ_REGION", default_value = "us-east-1", global = true)]
+    pub hz_obj_region: String,
+}
+
+/// Upload and media settings.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Uploads and media")]
+pub struct UploadSettings {
+    /// Largest accepted upload, in bytes (default 1 GiB).
+    #[arg(long, env = "MAX_FILE_SIZE", default_value_t = 1024 * 1024 * 1024, global = true)]
+    pub max_file_size: u64,
+    /// Minutes after its last chunk that an unfinished resumable upload is deleted.
+    #[arg(long, env = "UPLOAD_SESSION_TTL_MINUTES", default_value_t = 1440, global = true)]
+    pub upload_session_ttl_minutes: i64,
+    /// Directory where uploads are spooled while they arrive (default: the system temp dir);
+    /// point it at a disk with room for `MAX_FILE_SIZE` per concurrent upload.
+    #[arg(long, env = "UPLOAD_TMP_DIR", global = true)]
+    pub upload_tmp_dir: Option<PathBuf>,
+    /// Seconds between two maintenance sweeps in `serve` (abandoned uploads, expired OTP rows; 0 disables).
+    #[arg(long, env = "UPLOAD_CLEANUP_INTERVAL_SECONDS", default_value_t = 900, global = true)]
+    pub upload_cleanup_interval_seconds: u64,
+    /// The executable run as a child process to time plain audio uploads (MP3, WAV, Ogg, FLAC,
+    /// AAC) with a capped address space; default: this `corpus` binary itself.
+    #[arg(long, env = "MEDIA_PROBE_PROGRAM", global = true)]
+    pub media_probe_program: Option<PathBuf>,
+    /// Address-space cap of one media probe child, in MiB.
+    #[arg(long, env = "MEDIA_PROBE_MEMORY_MB", default_value_t = 256, global = true)]
+    pub media_probe_memory_mb: u64,
+    /// Seconds a media probe child may run before it is killed (the duration is then unknown).
+    #[arg(long, env = "MEDIA_PROBE_TIMEOUT_SECONDS", default_value_t = 20, global = true)]
+    pub media_probe_timeout_seconds: u64,
+    /// Media probe children running at once; further uploads wait for a slot.
+    #[arg(long, env = "MEDIA_PROBE_CONCURRENCY", default_value_t = 4, global = true)]
+    pub media_probe_concurrency: usize,
+}
+
+/// Redis and rate-limit settings.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Redis and rate limits")]
+pub struct LimitSettings {
+    /// Redis URL; when set, rate limits are shared by every replica through it.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
+    pub redis_url: Option<SecretUrl>,
+    /// Longest a request waits on Redis (connecting and answering), in milliseconds; past it the
+    /// rate-limited endpoints (login, OTP) answer 503 with `Retry-After`.
+    #[arg(long, env = "REDIS_TIMEOUT_MS", default_value_t = 500, global = true)]
+    pub redis_timeout_ms: u64,
+    /// Prefix of every Redis key this service writes (lets several deployments share one Redis).
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "corpus-te:", global = true)]
+    pub redis_key_prefix: String,
+    /// Password logins allowed per phone within 15 minutes before 429 (successful ones are not
+    /// counted); stops password guessing. 0 turns the limit off.
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 10, global = true)]
+    pub login_max_failures: u32,
+    /// Comma-separated IPs of reverse proxies whose `X-Forwarded-For` is trusted for the client
+    /// address (per-IP limits); empty means the peer address is the client.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true)]
+    pub trusted_proxies: String,
+}
+
+/// One-time code and SMS settings.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "One-time codes (SMS)")]
+pub struct OtpSettings {
+    /// SMS provider for one-time codes; defaults to ozonetel when OTP_SERVICE_URL is set, to log in
+    /// development otherwise.
+    #[arg(long, env = "OTP_PROVIDER", value_enum, global = true)]
+    pub otp_provider: Option<SmsProvider>,
+    /// Ozonetel endpoint.
+    #[arg(long, env = "OTP_SERVICE_URL", global = true)]
+    pub otp_service_url: Option<String>,
+    /// Webhook endpoint of the `webhook` provider.
+    #[arg(long, env = "OTP_WEBHOOK_URL", global = true)]
+    pub otp_webhook_url: Option<String>,
+    /// Ozonetel `userName`.
+    #[arg(long, env = "OTP_USER_NAME", default_value = "", global = true)]
+    pub otp_user_name: String,
+    /// Ozonetel `entityId`.
+    #[arg(long, env = "OTP_ENTITY_ID", default_value = "", global = true)]
+    pub otp_entity_id: String,
+    /// Ozonetel `templateId`.
+    #[arg(long, env = "OTP_TEMPLATE_ID", default_value = "", global = true)]
+    pub otp_template_id: String,
+    /// SMS text; `{otp}` is replaced by the code.
+    #[arg(long, env = "OTP_SMS_TEXT", default_value = "Your OTP is {otp}. Valid for 5 minutes.", global = true)]
+    pub otp_sms_text: String,
+    /// Ozonetel `apiKey`.
+    #[arg(
+        long,
+        env = "OTP_API_KEY",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true,
+        global = true
+    )]
+    pub otp_api_key: SecretString,
+    /// Ozonetel `smsType`.
+    #[arg(long, env = "OTP_SMS_TYPE", default_value = "0", global = true)]
+    pub otp_sms_type: String,
+    /// Ozonetel `senderId`.
+    #[arg(long, env = "OTP_SENDER_ID", default_value = "", global = true)]
+    pub otp_sender_id: String,
+    /// Minutes a code stays valid.
+    #[arg(long, env = "OTP_EXPIRY_MINUTES", default_value_t = 5, global = true)]
+    pub otp_expiry_minutes: i64,
+    /// Submissions allowed per code.
+    #[arg(long, env = "OTP_MAX_ATTEMPTS", default_value_t = 3, global = true)]
+    pub otp_max_attempts: i32,
+    /// Minutes between two sends to one phone (0 turns this limit off).
+    #[arg(long, env = "OTP_RATE_LIMIT_MINUTES", default_value_t = 1, global = true)]
+    pub otp_rate_limit_minutes: i64,
+    /// Sends allowed per client IP per hour.
+    #[arg(long, env = "OTP_IP_LIMIT_PER_HOUR", default_value_t = 30, global = true)]
+    pub otp_ip_limit_per_hour: u32,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Logging")]
+pub struct LogSettings {
+    /// Log filter: a level (debug, info, warning, error) or a tracing filter directive.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info", global = true)]
+    pub log_level: String,
+    /// Log format; defaults to pretty in development and json in production.
+    #[arg(long, env = "LOG_FORMAT", value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// A URL that may carry a password (PostgreSQL, Redis). `Debug` shows it with the password
+/// masked; [`SecretUrl::expose`] gives the real one to the code that connects.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// The URL itself, password included: for connecting only, never for printing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password replaced by `***`, safe to print.
+    pub fn masked(&self) -> String {
+        mask_url_password(&self.0)
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretUrl({:?})", self.masked())
+    }
+}
+
+impl From<String> for SecretUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl From<&str> for SecretUrl {
+    fn from(url: &str) -> Self {
+        Self(url.to_owned())
+    }
 }
 
 impl Config {
@@ -281,7 +395,7 @@ impl Config {
     /// Checks the settings that can be wrong together; run once at start.
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.corpus_env == Environment::Production {
-            match self.app_secret_key.as_deref().map(str::trim) {
+            match self.security.app_secret_key.as_ref().map(|key| key.expose_secret().trim()) {
                 None | Some("") => bail!("APP_SECRET_KEY must be set in production"),
                 Some(ORIGINAL_DEFAULT_SECRET) => {
                     bail!("APP_SECRET_KEY is the well-known default `{ORIGINAL_DEFAULT_SECRET}`; set a real secret")
@@ -293,33 +407,34 @@ impl Config {
                 ),
                 Some(_) => {}
             }
-            if self.otp_provider == Some(SmsProvider::Log) {
+            if self.otp.otp_provider == Some(SmsProvider::Log) {
                 bail!("OTP_PROVIDER=log writes codes to the log and is allowed only in development");
             }
         }
-        if self.access_token_expire_minutes <= 0 {
+        if self.security.access_token_expire_minutes <= 0 {
             bail!("ACCESS_TOKEN_EXPIRE_MINUTES must be positive");
         }
-        if self.max_file_size == 0 {
+        if self.uploads.max_file_size == 0 {
             bail!("MAX_FILE_SIZE must be positive");
         }
-        if self.db_acquire_timeout_seconds == 0 {
+        if self.database.db_acquire_timeout_seconds == 0 {
             bail!("DB_ACQUIRE_TIMEOUT_SECONDS must be positive");
         }
-        if self.redis_timeout_ms == 0 {
+        if self.limits.redis_timeout_ms == 0 {
             bail!("REDIS_TIMEOUT_MS must be positive");
         }
         for (name, value) in [
-            ("HTTP_HEADER_TIMEOUT_SECONDS", self.http_header_timeout_seconds),
-            ("HTTP_KEEPALIVE_TIMEOUT_SECONDS", self.http_keepalive_timeout_seconds),
-            ("HTTP_BODY_IDLE_TIMEOUT_SECONDS", self.http_body_idle_timeout_seconds),
+            ("HTTP_HEADER_TIMEOUT_SECONDS", self.http.http_header_timeout_seconds),
+            ("HTTP_KEEPALIVE_TIMEOUT_SECONDS", self.http.http_keepalive_timeout_seconds),
+            ("HTTP_BODY_IDLE_TIMEOUT_SECONDS", self.http.http_body_idle_timeout_seconds),
         ] {
             if value == 0 {
                 bail!("{name} must be positive");
             }
         }
+        let s3 = &self.storage;
         let s3_incomplete =
-            self.hz_obj_endpoint.is_none() || self.hz_obj_access_key.is_none() || self.hz_obj_secret_key.is_none();
+            s3.hz_obj_endpoint.is_none() || s3.hz_obj_access_key.is_none() || s3.hz_obj_secret_key.is_none();
         if self.storage_backend() == StorageBackend::S3 && s3_incomplete {
             bail!("S3 storage needs HZ_OBJ_ENDPOINT, HZ_OBJ_ACCESS_KEY and HZ_OBJ_SECRET_KEY to be set");
         }
@@ -329,15 +444,16 @@ impl Config {
 
     /// Limits of the media probe children (see [`crate::media::probe`]).
     pub fn probe_limits(&self) -> anyhow::Result<crate::media::ProbeLimits> {
-        let program = match &self.media_probe_program {
+        let uploads = &self.uploads;
+        let program = match &uploads.media_probe_program {
             Some(program) => program.clone(),
             None => std::env::current_exe().context("finding this executable for MEDIA_PROBE_PROGRAM")?,
         };
         Ok(crate::media::ProbeLimits {
             program,
-            memory_bytes: self.media_probe_memory_mb.saturating_mul(1024 * 1024),
-            timeout: Duration::from_secs(self.media_probe_timeout_seconds.max(1)),
-            concurrency: self.media_probe_concurrency.max(1),
+            memory_bytes: uploads.media_probe_memory_mb.saturating_mul(1024 * 1024),
+            timeout: Duration::from_secs(uploads.media_probe_timeout_seconds.max(1)),
+            concurrency: uploads.media_probe_concurrency.max(1),
         })
     }
 
@@ -346,19 +462,22 @@ impl Config {
         self.corpus_env == Environment::Development
     }
 
-    /// The PostgreSQL URL in effect.
+    /// The PostgreSQL URL in effect, password included: for connecting only, never for printing
+    /// (see [`Config::database_url_masked`]).
     pub fn database_url(&self) -> String {
-        match &self.database_url {
-            Some(url) => url.clone(),
+        let db = &self.database;
+        match &db.database_url {
+            Some(url) => url.expose().to_owned(),
             None => {
-                let password = self.db_password.as_deref().map(|p| format!(":{}", urlencode(p))).unwrap_or_default();
+                let password =
+                    db.db_password.as_ref().map(|p| format!(":{}", urlencode(p.expose_secret()))).unwrap_or_default();
                 format!(
                     "postgres://{}{}@{}:{}/{}",
-                    urlencode(&self.db_user),
+                    urlencode(&db.db_user),
                     password,
-                    self.db_host,
-                    self.db_port,
-                    urlencode(&self.db_name)
+                    db.db_host,
+                    db.db_port,
+                    urlencode(&db.db_name)
                 )
             }
         }
@@ -374,15 +493,17 @@ impl Config {
         let mut options = PgConnectOptions::from_str(&self.database_url())?;
         // A URL without a database name means the DB_NAME default.
         if options.get_database().is_none() {
-            options = options.database(&self.db_name);
+            options = options.database(&self.database.db_name);
         }
         Ok(options.application_name("corpus-te"))
     }
 
     /// The signing secret; the original's default in development when unset.
     pub fn secret(&self) -> SecretString {
-        let key = self.app_secret_key.as_deref().filter(|s| !s.trim().is_empty()).unwrap_or(ORIGINAL_DEFAULT_SECRET);
-        SecretString::from(key.to_owned())
+        match self.security.app_secret_key.as_ref().filter(|s| !s.expose_secret().trim().is_empty()) {
+            Some(key) => key.clone(),
+            None => SecretString::from(ORIGINAL_DEFAULT_SECRET),
+        }
     }
 
     /// True when the secret is the well-known default (allowed in development only).
@@ -392,7 +513,7 @@ impl Config {
 
     /// The storage backend in effect.
     pub fn storage_backend(&self) -> StorageBackend {
-        self.storage_backend.unwrap_or(if self.hz_obj_endpoint.is_some() {
+        self.storage.storage_backend.unwrap_or(if self.storage.hz_obj_endpoint.is_some() {
             StorageBackend::S3
         } else {
             StorageBackend::Local
@@ -401,7 +522,7 @@ impl Config {
 
     /// The SMS provider in effect, if any.
     pub fn sms_provider(&self) -> Option<SmsProvider> {
-        self.otp_provider.or(if self.otp_service_url.as_deref().is_some_and(|u| !u.is_empty()) {
+        self.otp.otp_provider.or(if self.otp.otp_service_url.as_deref().is_some_and(|u| !u.is_empty()) {
             Some(SmsProvider::Ozonetel)
         } else if self.is_development() {
             Some(SmsProvider::Log)
@@ -410,34 +531,40 @@ impl Config {
         })
     }
 
+    /// The Redis URL, password included (for connecting only), when one is set.
+    pub fn redis_url(&self) -> Option<&str> {
+        self.limits.redis_url.as_ref().map(SecretUrl::expose).filter(|u| !u.trim().is_empty())
+    }
+
     /// The reverse proxies whose `X-Forwarded-For` is trusted.
     pub fn trusted_proxies(&self) -> Vec<std::net::IpAddr> {
-        self.trusted_proxies.split(',').filter_map(|s| s.trim().parse().ok()).collect()
+        self.limits.trusted_proxies.split(',').filter_map(|s| s.trim().parse().ok()).collect()
     }
 
     /// The log format in effect.
     pub fn log_format(&self) -> LogFormat {
-        self.log_format.unwrap_or(if self.is_development() { LogFormat::Pretty } else { LogFormat::Json })
+        self.log.log_format.unwrap_or(if self.is_development() { LogFormat::Pretty } else { LogFormat::Json })
     }
 
     /// How long database initialisation waits for the server.
     pub fn db_wait(&self) -> Duration {
-        Duration::from_secs(self.db_wait_seconds)
+        Duration::from_secs(self.database.db_wait_seconds)
     }
 
     /// How long a request waits for a pooled database connection.
     pub fn db_acquire_timeout(&self) -> Duration {
-        Duration::from_secs(self.db_acquire_timeout_seconds)
+        Duration::from_secs(self.database.db_acquire_timeout_seconds)
     }
 
     /// The bound on one wait for Redis.
     pub fn redis_timeout(&self) -> Duration {
-        Duration::from_millis(self.redis_timeout_ms)
+        Duration::from_millis(self.limits.redis_timeout_ms)
     }
 
     /// The configured CORS origins; `None` means any origin.
     pub fn cors_origins(&self) -> Option<Vec<String>> {
         let origins: Vec<String> = self
+            .http
             .backend_cors_origins
             .trim()
             .trim_start_matches('[')
@@ -450,14 +577,36 @@ impl Config {
     }
 }
 
-/// Replaces the password of a URL with `***`.
+/// Replaces the password of a URL with `***`: the one in its user part, and the value of a
+/// `password` query parameter (which PostgreSQL URLs accept too). Text that is not a URL is
+/// replaced whole, since where a password would be in it is unknown.
 pub fn mask_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else { return url.to_owned() };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return if url.is_empty() { String::new() } else { "***".to_owned() };
+    };
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    let mut masked = match before_query.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => format!("{scheme}://{before_query}"),
+        },
+        None => format!("{scheme}://{before_query}"),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        masked.push('?');
+        masked.push_str(&pairs.join("&"));
     }
+    masked
 }
 
 fn urlencode(s: &str) -> String {
@@ -478,6 +627,69 @@ mod tests {
         assert_eq!(mask_url_password("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(mask_url_password("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(mask_url_password("redis://:pw@h:6379"), "redis://:***@h:6379");
+        assert_eq!(
+            mask_url_password("postgres://u:p@ss@h/db?sslmode=require"),
+            "postgres://u:***@h/db?sslmode=require"
+        );
+        assert_eq!(
+            mask_url_password("postgres://h/db?user=u&password=hunter2&sslmode=disable"),
+            "postgres://h/db?user=u&password=***&sslmode=disable"
+        );
+        // Not a URL: where a password would be is unknown, so nothing of it is shown.
+        assert_eq!(mask_url_password("u:hunter2@h/db"), "***");
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let secrets = [
+            "app-secret-0123456789abcdef0123456789",
+            "db-password-hunter2",
+            "url-password-sw0rdfish",
+            "query-password-letmein",
+            "s3-access-key-AKIAEXAMPLE",
+            "s3-secret-key-wJalrXUtnFEMI",
+            "otp-api-key-ozonetel",
+            "redis-password-tr0ub4dor",
+        ];
+        let config = Config::from_args([
+            "--app-secret-key",
+            secrets[0],
+            "--db-password",
+            secrets[1],
+            "--database-url",
+            &format!("postgres://corpus:{}@db.example.org:5432/corpus_te", secrets[2]),
+            "--hz-obj-endpoint",
+            "s3.example.org",
+            "--hz-obj-access-key",
+            secrets[4],
+            "--hz-obj-secret-key",
+            secrets[5],
+            "--otp-api-key",
+            secrets[6],
+            "--redis-url",
+            &format!("redis://:{}@redis.example.org:6379/0", secrets[7]),
+        ])
+        .unwrap();
+        let with_query = Config::from_args([
+            "--database-url",
+            &format!("postgres://db.example.org/corpus_te?password={}", secrets[3]),
+        ])
+        .unwrap();
+        for shown in [format!("{config:?}"), format!("{config:#?}"), format!("{with_query:?}")] {
+            for secret in secrets {
+                assert!(!shown.contains(secret), "Debug shows {secret}: {shown}");
+            }
+            // The settings themselves are still there to read.
+            assert!(shown.contains("db.example.org"), "{shown}");
+        }
+        let shown = format!("{config:?}");
+        assert!(shown.contains("postgres://corpus:***@db.example.org:5432/corpus_te"), "{shown}");
+        assert!(shown.contains("redis://:***@redis.example.org:6379/0"), "{shown}");
+        // ... and the code that connects still gets the real values.
+        assert!(config.database_url().contains(secrets[2]));
+        assert_eq!(config.redis_url().unwrap(), format!("redis://:{}@redis.example.org:6379/0", secrets[7]));
+        assert_eq!(config.secret().expose_secret(), secrets[0]);
+        assert_eq!(config.otp.otp_api_key.expose_secret(), secrets[6]);
     }
 
     #[test]

@@ -89,12 +89,12 @@ impl Limits {
     /// The limits set by `HTTP_*_TIMEOUT_SECONDS`, `SHUTDOWN_GRACE_SECONDS` and `REFUSED_BODY_DRAIN_*`.
     pub fn from_config(config: &Config) -> Self {
         Self {
-            header_timeout: Duration::from_secs(config.http_header_timeout_seconds),
-            keepalive_timeout: Duration::from_secs(config.http_keepalive_timeout_seconds),
-            body_idle_timeout: Duration::from_secs(config.http_body_idle_timeout_seconds),
-            shutdown_grace: Duration::from_secs(config.shutdown_grace_seconds),
-            drain_bytes: config.refused_body_drain_bytes,
-            drain_time: Duration::from_secs(config.refused_body_drain_seconds),
+            header_timeout: Duration::from_secs(config.http.http_header_timeout_seconds),
+            keepalive_timeout: Duration::from_secs(config.http.http_keepalive_timeout_seconds),
+            body_idle_timeout: Duration::from_secs(config.http.http_body_idle_timeout_seconds),
+            shutdown_grace: Duration::from_secs(config.http.shutdown_grace_seconds),
+            drain_bytes: config.http.refused_body_drain_bytes,
+            drain_time: Duration::from_secs(config.http.refused_body_drain_seconds),
         }
     }
 }

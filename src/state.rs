@@ -35,14 +35,14 @@ impl AppState {
     /// Builds the state from a configuration and an open pool.
     pub fn new(config: Config, db: PgPool) -> anyhow::Result<Self> {
         let storage = Storage::from_config(&config)?;
-        if let Some(dir) = &config.upload_tmp_dir {
+        if let Some(dir) = &config.uploads.upload_tmp_dir {
             std::fs::create_dir_all(dir)
                 .map_err(|e| anyhow::anyhow!("creating UPLOAD_TMP_DIR {}: {e}", dir.display()))?;
         }
-        let tokens = TokenKeys::new(&config.secret(), config.access_token_expire_minutes);
+        let tokens = TokenKeys::new(&config.secret(), config.security.access_token_expire_minutes);
         let sms = SmsSender::from_config(&config)?;
-        let limiter = match config.redis_url.as_deref().filter(|u| !u.trim().is_empty()) {
-            Some(url) => RateLimiter::redis(url, &config.redis_key_prefix, config.redis_timeout())?,
+        let limiter = match config.redis_url() {
+            Some(url) => RateLimiter::redis(url, &config.limits.redis_key_prefix, config.redis_timeout())?,
             None => RateLimiter::memory(),
         };
         let media = DurationProbe::new(config.probe_limits()?);

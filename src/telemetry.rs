@@ -6,7 +6,7 @@ use crate::config::{Config, LogFormat};
 
 /// Installs the global subscriber (once; later calls are ignored).
 pub fn init(config: &Config) {
-    let filter = EnvFilter::try_new(filter_directive(&config.log_level)).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(filter_directive(&config.log.log_level)).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match config.log_format() {
         LogFormat::Json => {

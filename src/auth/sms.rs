@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use crate::config::{Config, SmsProvider};
@@ -68,19 +69,19 @@ impl SmsSender {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         let provider = match config.sms_provider() {
             None => Provider::None,
-            Some(SmsProvider::Ozonetel) => match config.otp_service_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(SmsProvider::Ozonetel) => match config.otp.otp_service_url.as_deref().filter(|u| !u.is_empty()) {
                 Some(url) => Provider::Ozonetel(Ozonetel {
                     url: url.to_owned(),
-                    user_name: config.otp_user_name.clone(),
-                    entity_id: config.otp_entity_id.clone(),
-                    template_id: config.otp_template_id.clone(),
-                    api_key: config.otp_api_key.clone(),
-                    sms_type: config.otp_sms_type.clone(),
-                    sender_id: config.otp_sender_id.clone(),
+                    user_name: config.otp.otp_user_name.clone(),
+                    entity_id: config.otp.otp_entity_id.clone(),
+                    template_id: config.otp.otp_template_id.clone(),
+                    api_key: config.otp.otp_api_key.expose_secret().to_owned(),
+                    sms_type: config.otp.otp_sms_type.clone(),
+                    sender_id: config.otp.otp_sender_id.clone(),
                 }),
                 None => anyhow::bail!("OTP_PROVIDER=ozonetel needs OTP_SERVICE_URL"),
             },
-            Some(SmsProvider::Webhook) => match config.otp_webhook_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(SmsProvider::Webhook) => match config.otp.otp_webhook_url.as_deref().filter(|u| !u.is_empty()) {
                 Some(url) => Provider::Webhook(url.to_owned()),
                 None => anyhow::bail!("OTP_PROVIDER=webhook needs OTP_WEBHOOK_URL"),
             },
@@ -89,7 +90,7 @@ impl SmsSender {
             Some(SmsProvider::Log) => anyhow::bail!("OTP_PROVIDER=log is allowed only in development"),
         };
         let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?;
-        Ok(Self { provider, text: config.otp_sms_text.clone(), client })
+        Ok(Self { provider, text: config.otp.otp_sms_text.clone(), client })
     }
 
     /// Sends `code` to `phone` (E.164); returns the provider's reference for the message.

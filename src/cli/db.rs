@@ -130,7 +130,7 @@ async fn drop_everything(config: &Config) -> anyhow::Result<()> {
     // Checked before anything is dropped, so a refused root destroys nothing.
     let storage_root = match config.storage_backend() {
         StorageBackend::Local => {
-            storage::clean::check_clean_root(&config.storage_dir, std::env::home_dir().as_deref())?
+            storage::clean::check_clean_root(&config.storage.storage_dir, std::env::home_dir().as_deref())?
         }
         StorageBackend::S3 => None,
     };
@@ -161,7 +161,7 @@ async fn drop_everything(config: &Config) -> anyhow::Result<()> {
         }
         StorageBackend::S3 => println!(
             "objects in bucket {} were not touched (the bucket may be shared); remove them with your S3 tools",
-            config.hz_obj_bucket_name
+            config.storage.hz_obj_bucket_name
         ),
     }
     Ok(())
@@ -184,21 +184,22 @@ fn print_info(config: &Config) {
         println!("  user:          {}", options.get_username());
     }
     println!("  url:           {}", config.database_url_masked());
-    println!("  bind:          {}", config.bind);
+    println!("  bind:          {}", config.http.bind);
     match config.storage_backend() {
-        StorageBackend::Local => println!("  storage:       local {}", config.storage_dir.display()),
+        StorageBackend::Local => println!("  storage:       local {}", config.storage.storage_dir.display()),
         StorageBackend::S3 => println!(
             "  storage:       s3 {} bucket {}",
             storage::s3_endpoint(config).unwrap_or_default(),
-            config.hz_obj_bucket_name
+            config.storage.hz_obj_bucket_name
         ),
     }
     println!(
         "  redis:         {}",
         config
+            .limits
             .redis_url
-            .as_deref()
-            .map(crate::config::mask_url_password)
+            .as_ref()
+            .map(crate::config::SecretUrl::masked)
             .unwrap_or_else(|| "not set (in-process rate limits)".into())
     );
     println!("  secret:        {}", if config.uses_default_secret() { "development default" } else { "set" });

@@ -17,7 +17,7 @@ pub struct Args {
 
 /// Exit 0 when the server answers 200 `{"status":"healthy"}`, 1 otherwise.
 pub async fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let url = args.url.unwrap_or_else(|| format!("http://127.0.0.1:{}/health", config.bind.port()));
+    let url = args.url.unwrap_or_else(|| format!("http://127.0.0.1:{}/health", config.http.bind.port()));
     let client = reqwest::Client::builder().timeout(Duration::from_secs(args.timeout)).build()?;
     match client.get(&url).send().await {
         Ok(response) if response.status().is_success() => {

@@ -14,12 +14,13 @@ use crate::config::Config;
 
 /// corpus-te: Telugu corpus collection service and its operations commands.
 ///
-/// Every setting can be given as an option before the command or as an environment variable
-/// (a `.env` file in the working directory is read too); see `.env.example`.
+/// Every setting can be given as an option, after the command (`corpus serve --bind 127.0.0.1:9000`)
+/// or before it, or as an environment variable (a `.env` file in the working directory is read
+/// too); an option wins over the environment. See `.env.example`.
 #[derive(Debug, Parser)]
 #[command(name = "corpus", version, propagate_version = true)]
 pub struct Cli {
-    /// Settings.
+    /// Settings (every one `global`: accepted before and after the command name).
     #[command(flatten)]
     pub config: Config,
     /// What to do.
@@ -102,10 +103,64 @@ async fn connect(config: &Config) -> anyhow::Result<sqlx::PgPool> {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Command};
+    use crate::config::StorageBackend;
 
     #[test]
     fn command_line_is_well_formed() {
-        super::Cli::command().debug_assert();
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn settings_are_accepted_after_the_command_as_well_as_before_it() {
+        let after = parse(&["corpus", "serve", "--bind", "127.0.0.1:0", "--max-file-size", "1000"]);
+        assert!(matches!(after.command, Command::Serve));
+        assert_eq!(after.config.http.bind.to_string(), "127.0.0.1:0");
+        assert_eq!(after.config.uploads.max_file_size, 1000);
+        let before = parse(&["corpus", "--bind", "127.0.0.1:9000", "serve"]);
+        assert_eq!(before.config.http.bind.to_string(), "127.0.0.1:9000");
+        // After a nested command too, and a later option wins over an earlier one.
+        let nested = parse(&[
+            "corpus",
+            "--storage-dir",
+            "/srv/a",
+            "db",
+            "clean",
+            "--yes",
+            "--storage-backend",
+            "local",
+            "--storage-dir",
+            "/srv/b",
+        ]);
+        assert!(matches!(nested.command, Command::Db(super::db::DbCommand::Clean { yes: true })));
+        assert_eq!(nested.config.storage.storage_dir, std::path::PathBuf::from("/srv/b"));
+        assert_eq!(nested.config.storage.storage_backend, Some(StorageBackend::Local));
+        let healthcheck = parse(&["corpus", "healthcheck", "--timeout", "1", "--bind", "127.0.0.1:8123"]);
+        assert_eq!(healthcheck.config.http.bind.port(), 8123);
+        // A secret given after the command still lands in its redacting field.
+        let secret = parse(&["corpus", "serve", "--app-secret-key", "after-the-command-secret-0123456789"]);
+        assert!(secret.config.security.app_secret_key.is_some());
+        assert!(!format!("{secret:?}").contains("after-the-command-secret"));
+        // Unknown options and bad values are still refused, wherever they are.
+        assert!(Cli::try_parse_from(["corpus", "serve", "--no-such-setting", "1"]).is_err());
+        assert!(Cli::try_parse_from(["corpus", "serve", "--bind", "not-an-address"]).is_err());
+    }
+
+    #[test]
+    fn each_command_help_lists_the_settings() {
+        for command in ["serve", "healthcheck", "db", "users"] {
+            let err = Cli::try_parse_from(["corpus", command, "--help"]).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+            let help = err.to_string();
+            for needle in ["--bind", "CORPUS_BIND", "--database-url", "--max-file-size", "--otp-api-key", "Database:"] {
+                assert!(help.contains(needle), "`corpus {command} --help` lacks {needle}");
+            }
+        }
     }
 }

@@ -29,7 +29,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     let pool = db::connect(&config).await.context("connecting to the database")?;
-    let bind = config.bind;
+    let bind = config.http.bind;
     let limits = Limits::from_config(&config);
     let state = AppState::new(config, pool)?;
     let maintenance = crate::jobs::maintenance::spawn(state.clone());

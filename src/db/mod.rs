@@ -48,7 +48,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
 /// Pool settings shared by the server and the commands.
 pub fn pool_options(config: &Config) -> PgPoolOptions {
     PgPoolOptions::new()
-        .max_connections(config.db_pool_size)
+        .max_connections(config.database.db_pool_size)
         // Bounded and short: with the database down a request answers 503 after this wait
         // instead of holding its client for long.
         .acquire_timeout(config.db_acquire_timeout())

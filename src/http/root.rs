@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/", tag = "root", responses((status = 200, body = RootResponse)))]
 pub async fn root(State(state): State<AppState>) -> Json<RootResponse> {
     Json(RootResponse {
-        message: format!("Welcome to {}", state.config.project_name),
+        message: format!("Welcome to {}", state.config.http.project_name),
         version: API_VERSION,
         docs: "/docs",
     })

@@ -18,7 +18,7 @@ pub struct SweepReport {
 
 /// Runs one sweep now.
 pub async fn sweep(state: &AppState) -> anyhow::Result<SweepReport> {
-    let ttl = Duration::from_secs(state.config.upload_session_ttl_minutes.max(1) as u64 * 60);
+    let ttl = Duration::from_secs(state.config.uploads.upload_session_ttl_minutes.max(1) as u64 * 60);
     let uploads = cleanup_abandoned_uploads(state, ttl).await?;
     let otps = otp::delete_expired(&state.db, chrono::Duration::from_std(OTP_RETENTION)?).await?;
     Ok(SweepReport { uploads, otps })
@@ -26,7 +26,7 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<SweepReport> {
 
 /// Starts the periodic sweep (every `UPLOAD_CLEANUP_INTERVAL_SECONDS`; 0 disables it).
 pub fn spawn(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
-    let every = state.config.upload_cleanup_interval_seconds;
+    let every = state.config.uploads.upload_cleanup_interval_seconds;
     if every == 0 {
         return None;
     }

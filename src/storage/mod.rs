@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use object_store::{ObjectStore, aws::AmazonS3Builder, local::LocalFileSystem};
+use secrecy::ExposeSecret;
 
 use crate::config::{Config, StorageBackend};
 
@@ -33,13 +34,13 @@ impl Storage {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         match config.storage_backend() {
             StorageBackend::Local => {
-                std::fs::create_dir_all(&config.storage_dir)
-                    .with_context(|| format!("creating storage directory {}", config.storage_dir.display()))?;
-                let store = LocalFileSystem::new_with_prefix(&config.storage_dir)?;
+                std::fs::create_dir_all(&config.storage.storage_dir)
+                    .with_context(|| format!("creating storage directory {}", config.storage.storage_dir.display()))?;
+                let store = LocalFileSystem::new_with_prefix(&config.storage.storage_dir)?;
                 Ok(Self {
                     store: Arc::new(store),
                     backend: StorageBackend::Local,
-                    location: format!("local:{}", config.storage_dir.display()),
+                    location: format!("local:{}", config.storage.storage_dir.display()),
                 })
             }
             StorageBackend::S3 => {
@@ -47,16 +48,20 @@ impl Storage {
                 let store = AmazonS3Builder::new()
                     .with_endpoint(&endpoint)
                     .with_allow_http(endpoint.starts_with("http://"))
-                    .with_bucket_name(&config.hz_obj_bucket_name)
-                    .with_access_key_id(config.hz_obj_access_key.clone().unwrap_or_default())
-                    .with_secret_access_key(config.hz_obj_secret_key.clone().unwrap_or_default())
-                    .with_region(&config.hz_obj_region)
+                    .with_bucket_name(&config.storage.hz_obj_bucket_name)
+                    .with_access_key_id(
+                        config.storage.hz_obj_access_key.as_ref().map(|k| k.expose_secret()).unwrap_or_default(),
+                    )
+                    .with_secret_access_key(
+                        config.storage.hz_obj_secret_key.as_ref().map(|k| k.expose_secret()).unwrap_or_default(),
+                    )
+                    .with_region(&config.storage.hz_obj_region)
                     .with_virtual_hosted_style_request(false)
                     .build()?;
                 Ok(Self {
                     store: Arc::new(store),
                     backend: StorageBackend::S3,
-                    location: format!("s3:{endpoint}/{}", config.hz_obj_bucket_name),
+                    location: format!("s3:{endpoint}/{}", config.storage.hz_obj_bucket_name),
                 })
             }
         }
@@ -74,10 +79,10 @@ impl Storage {
 
 /// The S3 endpoint with a scheme: as configured when it has one, else from `HZ_OBJ_USE_SSL`.
 pub fn s3_endpoint(config: &Config) -> Option<String> {
-    let raw = config.hz_obj_endpoint.as_deref()?.trim().trim_end_matches('/');
+    let raw = config.storage.hz_obj_endpoint.as_deref()?.trim().trim_end_matches('/');
     if raw.starts_with("http://") || raw.starts_with("https://") {
         return Some(raw.to_owned());
     }
-    let ssl = matches!(config.hz_obj_use_ssl.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes");
+    let ssl = matches!(config.storage.hz_obj_use_ssl.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes");
     Some(format!("{}://{raw}", if ssl { "https" } else { "http" }))
 }

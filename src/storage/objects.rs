@@ -55,10 +55,10 @@ pub fn health_probe_key(id: Uuid) -> String {
 /// The URL a record's file is reached at: the public object URL when `STORAGE_PUBLIC_BASE_URL`
 /// is set, otherwise this API's streaming endpoint (absolute when `PUBLIC_API_BASE_URL` is set).
 pub fn file_url(config: &Config, key: &str, uid: Uuid) -> String {
-    match config.storage_public_base_url.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    match config.storage.storage_public_base_url.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(base) => format!("{}/{key}", base.trim_end_matches('/')),
         None => {
-            let base = config.public_api_base_url.as_deref().unwrap_or("").trim().trim_end_matches('/');
+            let base = config.storage.public_api_base_url.as_deref().unwrap_or("").trim().trim_end_matches('/');
             format!("{base}/api/v1/records/{uid}/file")
         }
     }
@@ -171,9 +171,9 @@ mod tests {
         assert_eq!(record_key(MediaType::Audio, uid, ".mp3"), format!("audio/{uid}.mp3"));
         let mut config = Config::from_args(["--storage-backend", "local"]).unwrap();
         assert_eq!(file_url(&config, "audio/x.mp3", uid), format!("/api/v1/records/{uid}/file"));
-        config.public_api_base_url = Some("https://api.example.org/".into());
+        config.storage.public_api_base_url = Some("https://api.example.org/".into());
         assert_eq!(file_url(&config, "audio/x.mp3", uid), format!("https://api.example.org/api/v1/records/{uid}/file"));
-        config.storage_public_base_url = Some("https://cdn.example.org/bucket/".into());
+        config.storage.storage_public_base_url = Some("https://cdn.example.org/bucket/".into());
         assert_eq!(file_url(&config, "audio/x.mp3", uid), "https://cdn.example.org/bucket/audio/x.mp3");
     }
 }

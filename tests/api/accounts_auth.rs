@@ -97,7 +97,7 @@ async fn wrong_password_unknown_phone_and_inactive_user_get_401() {
 
 #[tokio::test]
 async fn repeated_wrong_passwords_lock_the_phone_but_successes_do_not_count() {
-    let app = TestApp::spawn_with(|c| c.login_max_failures = 3).await;
+    let app = TestApp::spawn_with(|c| c.limits.login_max_failures = 3).await;
     let (victim, other) = (app.contributor().await, app.contributor().await);
     let login = |phone: &str, password: &str| {
         send(app.post("/api/v1/auth/login").json(&json!({"phone": phone, "password": password})))

@@ -147,7 +147,7 @@ async fn resend_retires_older_codes_only_once_the_new_sms_went_out() {
     let sms = FakeSms::start().await;
     let app = TestApp::spawn_with(|c| {
         sms.configure_ozonetel(c);
-        c.otp_rate_limit_minutes = 0;
+        c.otp.otp_rate_limit_minutes = 0;
     })
     .await;
     let user = app.contributor().await;
@@ -280,7 +280,7 @@ async fn forgot_password_resets_with_a_code_and_revokes_older_tokens() {
     let sms = FakeSms::start().await;
     let app = TestApp::spawn_with(|c| {
         sms.configure_ozonetel(c);
-        c.otp_rate_limit_minutes = 0;
+        c.otp.otp_rate_limit_minutes = 0;
     })
     .await;
     let user = app.contributor().await;
@@ -335,7 +335,7 @@ async fn sends_are_limited_per_client_address() {
     let (sms, limit) = (FakeSms::start().await, 2);
     let app = TestApp::spawn_with(|c| {
         sms.configure_ozonetel(c);
-        c.otp_ip_limit_per_hour = limit;
+        c.otp.otp_ip_limit_per_hour = limit;
     })
     .await;
     for i in 0..=limit {
@@ -357,9 +357,9 @@ async fn with_redis_the_limits_live_in_redis_under_the_key_prefix() {
     let sms = FakeSms::start().await;
     let app = TestApp::spawn_with(|c| {
         sms.configure_ozonetel(c);
-        c.redis_url = Some(url.into());
-        c.redis_key_prefix = prefix.clone();
-        c.otp_ip_limit_per_hour = 1;
+        c.limits.redis_url = Some(url.into());
+        c.limits.redis_key_prefix = prefix.clone();
+        c.otp.otp_ip_limit_per_hour = 1;
     })
     .await;
     let a = app.contributor().await;

@@ -78,8 +78,8 @@ async fn every_accounts_endpoint_answers_each_kind_of_caller_as_the_policy_table
     let sms = FakeSms::start().await;
     let app = TestApp::spawn_with(|c| {
         sms.configure_ozonetel(c);
-        c.otp_rate_limit_minutes = 0;
-        c.otp_ip_limit_per_hour = 100_000;
+        c.otp.otp_rate_limit_minutes = 0;
+        c.otp.otp_ip_limit_per_hour = 100_000;
     })
     .await;
     let mut failures = Vec::new();

@@ -135,7 +135,7 @@ async fn cors_allows_any_origin_without_credentials_by_default() {
 
 #[tokio::test]
 async fn cors_honours_the_configured_origins_with_credentials() {
-    let app = TestApp::spawn_with(|c| c.backend_cors_origins = "https://corpus.example.org".into()).await;
+    let app = TestApp::spawn_with(|c| c.http.backend_cors_origins = "https://corpus.example.org".into()).await;
     let allowed = app.get("/health").header("origin", "https://corpus.example.org").send().await.unwrap();
     assert_eq!(allowed.headers()["access-control-allow-origin"], "https://corpus.example.org");
     assert_eq!(allowed.headers()["access-control-allow-credentials"], "true");
@@ -167,13 +167,13 @@ async fn nul_characters_anywhere_get_a_4xx_never_a_500() {
 
 #[tokio::test]
 async fn readiness_checks_redis_when_rate_limits_live_there() {
-    let with_redis = TestApp::spawn_with(|c| c.redis_url = Some("redis://127.0.0.1:6379/0".into())).await;
+    let with_redis = TestApp::spawn_with(|c| c.limits.redis_url = Some("redis://127.0.0.1:6379/0".into())).await;
     let (status, body) = send(with_redis.get("/health/ready")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["redis"]["status"], "ok");
 
     // Nothing listens on port 1: Redis is down, the replica is not ready.
-    let down = TestApp::spawn_with(|c| c.redis_url = Some("redis://127.0.0.1:1/0".into())).await;
+    let down = TestApp::spawn_with(|c| c.limits.redis_url = Some("redis://127.0.0.1:1/0".into())).await;
     let (status, body) = send(down.get("/health/ready")).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["redis"]["status"], "error");

@@ -28,7 +28,7 @@ async fn spawn_without_database() -> (String, tempfile::TempDir) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let storage = tempfile::tempdir().unwrap();
     let mut config = test_config(&format!("postgres://postgres@127.0.0.1:{port}/corpus_te"), storage.path());
-    config.db_acquire_timeout_seconds = 1;
+    config.database.db_acquire_timeout_seconds = 1;
     config.validate().unwrap();
     let pool = db::pool_options(&config).connect_lazy_with(config.pg_options().unwrap());
     let app = router::with_trailing_slash_tolerance(router::build(AppState::new(config, pool).unwrap()));
@@ -142,7 +142,7 @@ fn assert_unavailable(response: &Response, elapsed: Duration, what: &str) {
 #[tokio::test]
 async fn with_redis_down_login_and_otp_answer_503_quickly_and_recover_when_it_returns() {
     let redis = PrivateRedis::start();
-    let app = TestApp::spawn_with(|c| c.redis_url = Some(redis.url())).await;
+    let app = TestApp::spawn_with(|c| c.limits.redis_url = Some(redis.url().into())).await;
     let user = app.contributor().await;
     let login = || app.post("/api/v1/auth/login").json(&json!({"phone": user.phone, "password": PASSWORD}));
     let (response, _) = timed(login()).await;
@@ -184,7 +184,7 @@ async fn until_login_works(login: &impl Fn() -> reqwest::RequestBuilder, since: 
 #[tokio::test]
 async fn with_redis_hung_login_answers_503_within_the_timeout_and_recovers_when_it_resumes() {
     let redis = PrivateRedis::start();
-    let app = TestApp::spawn_with(|c| c.redis_url = Some(redis.url())).await;
+    let app = TestApp::spawn_with(|c| c.limits.redis_url = Some(redis.url().into())).await;
     let user = app.contributor().await;
     let login = || app.post("/api/v1/auth/login").json(&json!({"phone": user.phone, "password": PASSWORD}));
     assert_eq!(timed(login()).await.0.status(), 200);

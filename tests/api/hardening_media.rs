@@ -127,8 +127,8 @@ async fn a_probe_child_that_dies_or_hangs_costs_only_the_duration() {
     let real = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/media/cbr.mp3")).unwrap();
     for program in [PathBuf::from("/bin/false"), hang] {
         let app = TestApp::spawn_with(|c| {
-            c.media_probe_program = Some(program.clone());
-            c.media_probe_timeout_seconds = 1;
+            c.uploads.media_probe_program = Some(program.clone());
+            c.uploads.media_probe_timeout_seconds = 1;
         })
         .await;
         let user = app.contributor().await;

@@ -197,7 +197,7 @@ async fn signup_by_code_names_a_registered_email_only_to_the_holder_of_a_valid_c
     let sms = FakeSms::start().await;
     let app = TestApp::spawn_with(|c| {
         sms.configure_ozonetel(c);
-        c.otp_rate_limit_minutes = 0;
+        c.otp.otp_rate_limit_minutes = 0;
     })
     .await;
     let taken = "taken@example.org";

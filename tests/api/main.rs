@@ -8,6 +8,7 @@ mod accounts_otp;
 mod accounts_rbac;
 mod accounts_users;
 mod cli_db;
+mod cli_settings;
 mod cli_users;
 mod client_compat;
 mod foundation;

@@ -143,7 +143,7 @@ async fn record_upload_direct_media_facts_and_telugu_names() {
 
 #[tokio::test]
 async fn record_upload_refusals_leave_nothing_behind() {
-    let app = TestApp::spawn_with(|c| c.max_file_size = 64 * 1024).await;
+    let app = TestApp::spawn_with(|c| c.uploads.max_file_size = 64 * 1024).await;
     let (user, other) = (app.contributor().await, app.contributor().await);
     let cat = category(&app, "images").await.to_string();
     let base = [("title", "t"), ("category_id", cat.as_str()), ("media_type", "image")];
@@ -462,12 +462,12 @@ async fn spawn_on_s3(s3: &S3Server, secret: &str) -> TestApp {
     let endpoint = format!("http://{}", s3.addr);
     let secret = secret.to_owned();
     TestApp::spawn_with(move |c| {
-        c.storage_backend = Some(StorageBackend::S3);
-        c.hz_obj_endpoint = Some(endpoint);
-        c.hz_obj_access_key = Some(S3_KEY.into());
-        c.hz_obj_secret_key = Some(secret);
-        c.hz_obj_bucket_name = "corpus-data".into();
-        c.hz_obj_use_ssl = "false".into();
+        c.storage.storage_backend = Some(StorageBackend::S3);
+        c.storage.hz_obj_endpoint = Some(endpoint);
+        c.storage.hz_obj_access_key = Some(S3_KEY.into());
+        c.storage.hz_obj_secret_key = Some(secret.into());
+        c.storage.hz_obj_bucket_name = "corpus-data".into();
+        c.storage.hz_obj_use_ssl = "false".into();
     })
     .await
 }
@@ -562,7 +562,7 @@ async fn record_upload_spools_in_upload_tmp_dir_and_fails_cleanly_without_it() {
     let spool = tempfile::tempdir().unwrap();
     let spool_dir = spool.path().join("spool");
     let dir = spool_dir.clone();
-    let app = TestApp::spawn_with(move |c| c.upload_tmp_dir = Some(dir)).await;
+    let app = TestApp::spawn_with(move |c| c.uploads.upload_tmp_dir = Some(dir)).await;
     assert!(spool_dir.is_dir(), "the spool directory is created at start");
     let user = app.contributor().await;
     let cat = category(&app, "images").await.to_string();

@@ -64,7 +64,7 @@ pub async fn login(
     // Every attempt counts against the phone and a success takes its count back, so only
     // failures accumulate; once over the limit even the right password waits for the window.
     let key = format!("login:phone:{}", normalize_phone(&body.phone).unwrap_or_else(|_| body.phone.trim().to_owned()));
-    let limit = state.config.login_max_failures;
+    let limit = state.config.limits.login_max_failures;
     if limit > 0 && !state.limiter.hit(&key, limit, LOGIN_FAILURE_WINDOW).await.map_err(limiter_down)? {
         return Err(AppError::TooManyRequests("Too many failed login attempts. Please try again later.".into()));
     }

@@ -44,7 +44,7 @@ async fn check_ip_limit(state: &AppState, ip: ClientIp) -> Result<()> {
     let Some(ip) = ip.0 else { return Ok(()) };
     let allowed = state
         .limiter
-        .hit(&format!("otp:ip:{ip}"), state.config.otp_ip_limit_per_hour, Duration::from_secs(3600))
+        .hit(&format!("otp:ip:{ip}"), state.config.otp.otp_ip_limit_per_hour, Duration::from_secs(3600))
         .await
         .map_err(limiter_down)?;
     if allowed { Ok(()) } else { Err(AppError::TooManyRequests(RATE_LIMITED.into())) }
@@ -54,7 +54,7 @@ async fn check_ip_limit(state: &AppState, ip: ClientIp) -> Result<()> {
 /// stores it only once the SMS went out. `failure` prefixes the 502 message, as the original did.
 async fn send_code(state: &AppState, phone: &str, purpose: OtpPurpose, failure: &str) -> Result<Option<String>> {
     // OTP_RATE_LIMIT_MINUTES=0 turns the per-phone limit off (tests, load tests); the per-IP limit stays.
-    let window = state.config.otp_rate_limit_minutes;
+    let window = state.config.otp.otp_rate_limit_minutes;
     let key = format!("otp:phone:{phone}");
     if window > 0 {
         let first = state.limiter.hit(&key, 1, Duration::from_secs(window as u64 * 60)).await.map_err(limiter_down)?;
@@ -76,7 +76,7 @@ async fn send_code(state: &AppState, phone: &str, purpose: OtpPurpose, failure: 
         }
     };
     let hash = otp::hash_code(phone, state.config.secret().expose_secret(), &code);
-    let expires_at = Utc::now() + chrono::Duration::minutes(state.config.otp_expiry_minutes);
+    let expires_at = Utc::now() + chrono::Duration::minutes(state.config.otp.otp_expiry_minutes);
     otp::store_sent(&state.db, phone, purpose, &hash, expires_at, reference.as_deref()).await?;
     tracing::info!(phone = %mask_phone(phone), purpose = purpose.as_str(), "one-time code sent");
     Ok(reference)
@@ -105,7 +105,7 @@ async fn send_login_code(state: &AppState, ip: ClientIp, phone_input: &str, rese
 async fn verify_login_code(state: &AppState, body: OtpVerifyRequest) -> Result<OtpTokenResponse> {
     let phone = e164(&body.phone_number);
     let secret = state.config.secret();
-    let max = state.config.otp_max_attempts;
+    let max = state.config.otp.otp_max_attempts;
     if !otp::verify(&state.db, &phone, OtpPurpose::Login, body.otp_code.trim(), secret.expose_secret(), max).await? {
         return Err(AppError::BadRequest(INVALID_CODE.into()));
     }
@@ -290,7 +290,7 @@ pub async fn signup_verify_otp(
     // spent only with it, so a right code sent with a taken e-mail can be sent again (within the
     // attempts it allows) with another one.
     let secret = state.config.secret();
-    let max = state.config.otp_max_attempts;
+    let max = state.config.otp.otp_max_attempts;
     let mut tx = state.db.begin().await?;
     let Some(code_id) =
         otp::check(&mut tx, &phone, OtpPurpose::Signup, body.otp_code.trim(), secret.expose_secret(), max).await?
@@ -389,7 +389,7 @@ pub async fn forgot_password_verify(
 ) -> Result<Json<MessageResponse>> {
     let phone = e164(&body.phone_number);
     let secret = state.config.secret();
-    let max = state.config.otp_max_attempts;
+    let max = state.config.otp.otp_max_attempts;
     if !otp::verify(&state.db, &phone, OtpPurpose::Reset, body.otp_code.trim(), secret.expose_secret(), max).await? {
         return Err(AppError::BadRequest(INVALID_CODE.into()));
     }

@@ -439,7 +439,7 @@ pub async fn upload(
     auth: Auth<AnyRole>,
     request: Request,
 ) -> Result<(StatusCode, Json<RecordRead>)> {
-    let max = state.config.max_file_size;
+    let max = state.config.uploads.max_file_size;
     check_declared_length(&request, max)?;
     let content_type =
         request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
@@ -456,7 +456,10 @@ pub async fn upload(
             let name = field.name().unwrap_or("").to_owned();
             if name == "file" && file.is_none() {
                 let client_name = field.file_name().filter(|n| !n.is_empty()).map(decode_file_name);
-                file = Some((spool_field(&mut field, max, state.config.upload_tmp_dir.as_deref()).await?, client_name));
+                file = Some((
+                    spool_field(&mut field, max, state.config.uploads.upload_tmp_dir.as_deref()).await?,
+                    client_name,
+                ));
             } else {
                 let value = read_text(&mut field).await?;
                 pairs.push((name, value));
@@ -567,7 +570,7 @@ async fn assemble_and_store(
         let shown: Vec<String> = missing.iter().take(50).map(i32::to_string).collect();
         return Err(AppError::BadRequest(format!("Upload incomplete: missing chunks [{}]", shown.join(", "))));
     }
-    let mut spooler = Spooler::new(state.config.max_file_size, state.config.upload_tmp_dir.as_deref())?;
+    let mut spooler = Spooler::new(state.config.uploads.max_file_size, state.config.uploads.upload_tmp_dir.as_deref())?;
     for index in 0..session.total_chunks {
         let key = chunk_key(upload_uuid, index);
         let object = state.storage.get(&key, None).await.map_err(|e| {
@@ -631,7 +634,7 @@ pub async fn upload_chunk(
     auth: Auth<AnyRole>,
     request: Request,
 ) -> Result<Json<ChunkResponse>> {
-    let max = state.config.max_file_size;
+    let max = state.config.uploads.max_file_size;
     check_declared_length(&request, max)?;
     let mut mp = multipart(request, &state).await?;
     let mut pairs = Vec::new();
@@ -640,7 +643,10 @@ pub async fn upload_chunk(
         let name = field.name().unwrap_or("").to_owned();
         if (name == "chunk" || name == "file") && chunk.is_none() {
             let client_name = field.file_name().filter(|n| !n.is_empty()).map(decode_file_name);
-            chunk = Some((spool_field(&mut field, max, state.config.upload_tmp_dir.as_deref()).await?, client_name));
+            chunk = Some((
+                spool_field(&mut field, max, state.config.uploads.upload_tmp_dir.as_deref()).await?,
+                client_name,
+            ));
         } else {
             let value = read_text(&mut field).await?;
             pairs.push((name, value));

@@ -34,7 +34,7 @@ fn random_phone() -> String {
 impl TestApp {
     /// Token keys the app signs with.
     pub fn token_keys(&self) -> TokenKeys {
-        TokenKeys::new(&self.config.secret(), self.config.access_token_expire_minutes)
+        TokenKeys::new(&self.config.secret(), self.config.security.access_token_expire_minutes)
     }
 
     /// Creates an active user with consent, password [`PASSWORD`] and the given role names.

@@ -77,21 +77,21 @@ impl FakeSms {
 
     /// Points `config` at this gateway as the Ozonetel provider.
     pub fn configure_ozonetel(&self, config: &mut Config) {
-        config.otp_provider = Some(SmsProvider::Ozonetel);
-        config.otp_service_url = Some(self.url.clone());
-        config.otp_user_name = "corpus-user".into();
-        config.otp_entity_id = "entity-1".into();
-        config.otp_template_id = "template-1".into();
-        config.otp_api_key = "api-key-1".into();
-        config.otp_sms_type = "0".into();
-        config.otp_sender_id = "SWECHA".into();
-        config.otp_sms_text = "Your OTP is {otp}. Valid for 5 minutes.".into();
+        config.otp.otp_provider = Some(SmsProvider::Ozonetel);
+        config.otp.otp_service_url = Some(self.url.clone());
+        config.otp.otp_user_name = "corpus-user".into();
+        config.otp.otp_entity_id = "entity-1".into();
+        config.otp.otp_template_id = "template-1".into();
+        config.otp.otp_api_key = "api-key-1".into();
+        config.otp.otp_sms_type = "0".into();
+        config.otp.otp_sender_id = "SWECHA".into();
+        config.otp.otp_sms_text = "Your OTP is {otp}. Valid for 5 minutes.".into();
     }
 
     /// Points `config` at this gateway as the webhook provider.
     pub fn configure_webhook(&self, config: &mut Config) {
-        config.otp_provider = Some(SmsProvider::Webhook);
-        config.otp_webhook_url = Some(self.url.clone());
+        config.otp.otp_provider = Some(SmsProvider::Webhook);
+        config.otp.otp_webhook_url = Some(self.url.clone());
     }
 }
 
