@@ -1,8 +1,11 @@
-//! Who may call each accounts endpoint: the one table the handlers' extractors implement and the
-//! RBAC matrix test is generated from.
+//! Who may call each endpoint: the one table the handlers' extractors implement and the RBAC
+//! matrix test is generated from. It lists every route the router serves (the documentation
+//! included); the test checks that against the router and the OpenAPI document, and calls every
+//! row as every kind of caller.
 //!
-//! Handlers state their requirement in their signature (`Auth<AdminOnly>`, `CurrentUser`, ...);
-//! this table states the same thing as data, and the test calls every row as every kind of caller.
+//! Handlers state their requirement in their signature (`Auth<AdminOnly>`, `Auth<AnyRole>`,
+//! `CurrentUser`, ...) and, for owned resources, in their body (`load_visible`); this table
+//! states the same thing as data.
 
 /// A kind of caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +20,9 @@ pub enum Caller {
     Reviewer,
     /// Role `admin`.
     Admin,
-    /// A user with no role acting on their own account (`{user_id}` is the caller).
+    /// The owner of the resource the path names: on an account (`{user_id}`), a user holding no
+    /// role acting on their own account; on a record (`{record_id}`) or a resumable upload
+    /// (`{upload_uuid}`), the contributor (role `user`) who made it.
     Owner,
 }
 
@@ -36,6 +41,10 @@ pub struct Rule {
     pub path: &'static str,
     /// Callers that pass.
     pub allow: &'static [Caller],
+    /// Callers who pass the role check but not the ownership check, and are answered 404 as if
+    /// the resource did not exist (so ids of other people's records and uploads reveal nothing).
+    /// Every other caller outside `allow` gets 403.
+    pub hidden: &'static [Caller],
 }
 
 impl Rule {
@@ -44,9 +53,15 @@ impl Rule {
         self.allow.contains(&caller)
     }
 
-    /// True when the path names a user, so the owner case applies.
+    /// True when `caller` is answered 404 rather than 403.
+    pub fn hides_from(&self, caller: Caller) -> bool {
+        self.hidden.contains(&caller)
+    }
+
+    /// True when the path names an owned resource (an account, a record, an upload), so the
+    /// owner case applies.
     pub fn has_owner(&self) -> bool {
-        self.path.contains("{user_id}")
+        ["{user_id}", "{record_id}", "{upload_uuid}"].iter().any(|p| self.path.contains(p))
     }
 }
 
@@ -56,22 +71,68 @@ use Caller::*;
 pub const PUBLIC: &[Caller] = &[Anonymous, NoRole, User, Reviewer, Admin, Owner];
 /// Any valid token, whatever the roles.
 pub const AUTHENTICATED: &[Caller] = &[NoRole, User, Reviewer, Admin, Owner];
+/// Any valid token of a user holding at least one role (`AnyRole`).
+pub const ANY_ROLE: &[Caller] = &[User, Reviewer, Admin];
 /// Admins.
 pub const ADMIN: &[Caller] = &[Admin];
-/// Admins and reviewers (`users:GET`).
+/// Admins and reviewers (`users:GET`, review).
 pub const STAFF: &[Caller] = &[Reviewer, Admin];
 /// Admins, reviewers and the user themself.
 pub const STAFF_OR_OWNER: &[Caller] = &[Reviewer, Admin, Owner];
 /// Admins and the user themself.
 pub const ADMIN_OR_OWNER: &[Caller] = &[Admin, Owner];
 
+/// Nobody besides the callers allowed.
+const NONE: &[Caller] = &[];
+
 const fn rule(method: &'static str, path: &'static str, allow: &'static [Caller]) -> Rule {
-    Rule { method, path, allow }
+    Rule { method, path, allow, hidden: NONE }
 }
 
-/// Every endpoint of the accounts area.
+/// A rule on an owned resource whose `hidden` callers get 404.
+const fn owned(method: &'static str, path: &'static str, allow: &'static [Caller], hidden: &'static [Caller]) -> Rule {
+    Rule { method, path, allow, hidden }
+}
+
+/// Every route the router serves.
 pub const RULES: &[Rule] = &[
-    // Password authentication and tokens.
+    // Service information, health and documentation.
+    rule("GET", "/", PUBLIC),
+    rule("GET", "/health", PUBLIC),
+    rule("GET", "/health/ready", PUBLIC),
+    rule("GET", "/api/v1/openapi.json", PUBLIC),
+    rule("GET", "/docs", PUBLIC),
+    rule("GET", "/docs/", PUBLIC),
+    rule("GET", "/docs/{*rest}", PUBLIC),
+    rule("GET", "/docs/oauth2-redirect", PUBLIC),
+    rule("GET", "/redoc", PUBLIC),
+    rule("GET", "/redoc/redoc.standalone.js", PUBLIC),
+    // Categories: contributors read the published ones, admins manage them.
+    rule("GET", "/api/v1/categories/", ANY_ROLE),
+    rule("POST", "/api/v1/categories/", ADMIN),
+    rule("GET", "/api/v1/categories/{category_id}", ANY_ROLE),
+    rule("PUT", "/api/v1/categories/{category_id}", ADMIN),
+    rule("DELETE", "/api/v1/categories/{category_id}", ADMIN),
+    // Records: contributors see and change their own, reviewers and admins see all.
+    rule("GET", "/api/v1/records/", ANY_ROLE),
+    rule("POST", "/api/v1/records/", ANY_ROLE),
+    rule("GET", "/api/v1/records/search/nearby", ANY_ROLE),
+    rule("GET", "/api/v1/records/search/bbox", ANY_ROLE),
+    rule("GET", "/api/v1/records/search/distance", ANY_ROLE),
+    owned("GET", "/api/v1/records/{record_id}", STAFF_OR_OWNER, &[User]),
+    // Reviewers may set only `status` and `reviewed` on someone else's record (content → 403).
+    owned("PUT", "/api/v1/records/{record_id}", STAFF_OR_OWNER, &[User]),
+    owned("DELETE", "/api/v1/records/{record_id}", ADMIN_OR_OWNER, &[User]),
+    owned("GET", "/api/v1/records/{record_id}/file", STAFF_OR_OWNER, &[User]),
+    rule("POST", "/api/v1/records/{record_id}/review", STAFF),
+    rule("GET", "/api/v1/records/review/queue", STAFF),
+    // The same handler also answers POST; the OpenAPI document lists GET only.
+    rule("POST", "/api/v1/records/review/queue", STAFF),
+    // Uploads: a resumable upload is its starter's alone, admins included.
+    rule("POST", "/api/v1/records/upload", ANY_ROLE),
+    rule("POST", "/api/v1/records/upload/chunk", ANY_ROLE),
+    owned("GET", "/api/v1/records/upload/{upload_uuid}/status", &[Owner], &[User, Reviewer, Admin]),
+    // Accounts. Password authentication and tokens.
     rule("POST", "/api/v1/auth/login", PUBLIC),
     rule("GET", "/api/v1/auth/me", AUTHENTICATED),
     rule("POST", "/api/v1/auth/refresh", AUTHENTICATED),
@@ -125,12 +186,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_rule_is_unique_and_owner_only_where_a_user_is_named() {
+    fn every_rule_is_unique_and_hides_only_owned_resources() {
         for (i, a) in RULES.iter().enumerate() {
             for b in &RULES[i + 1..] {
                 assert!(!(a.method == b.method && a.path == b.path), "duplicate rule {} {}", a.method, a.path);
             }
         }
         assert!(find("get", "/api/v1/users/{user_id}").is_some_and(|r| r.allows(Owner) && !r.allows(User)));
+        for rule in RULES {
+            for caller in rule.hidden {
+                assert!(!rule.allows(*caller), "{} {} both allows and hides {caller:?}", rule.method, rule.path);
+                assert!(rule.has_owner(), "{} {} hides without an owned resource", rule.method, rule.path);
+            }
+        }
     }
 }

@@ -5,7 +5,6 @@ mod helpers;
 
 mod accounts_auth;
 mod accounts_otp;
-mod accounts_rbac;
 mod accounts_users;
 mod cli_db;
 mod cli_settings;
@@ -18,6 +17,7 @@ mod hardening_security;
 mod hardening_server;
 mod maintenance;
 mod openapi_constraints;
+mod rbac;
 mod records_categories;
 mod records_crud;
 mod records_upload;
