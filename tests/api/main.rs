@@ -10,6 +10,7 @@ mod accounts_users;
 mod cli_db;
 mod cli_users;
 mod foundation;
+mod hardening_uploads;
 mod maintenance;
 mod openapi_constraints;
 mod records_categories;
