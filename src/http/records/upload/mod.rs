@@ -7,11 +7,13 @@
 //! `MAX_FILE_SIZE` → 413 on the way), checked against the declared media type (415), measured,
 //! then streamed to storage. The record row is written last, and the object is removed again if
 //! that fails, so a failure leaves neither a row nor an object. Chunks wait in object storage
-//! ([`chunks`]), so any replica can finalise, and abandoned ones are swept after
+//! ([`chunks`], [`sessions`]), so any replica can [`finalise`], and abandoned ones are swept after
 //! `UPLOAD_SESSION_TTL_MINUTES`.
 
 pub mod chunks;
+pub mod finalise;
 pub mod form;
+pub mod sessions;
 pub mod spool;
 
 use axum::{Json, extract::State, http::StatusCode};
@@ -20,9 +22,9 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub use self::chunks::{
-    __path_upload_chunk, __path_upload_status, ChunkRequest, ChunkResponse, UploadStatus, cleanup_abandoned_uploads,
-    upload_chunk, upload_status,
+pub use self::{
+    chunks::{__path_upload_chunk, ChunkRequest, ChunkResponse, upload_chunk},
+    sessions::{__path_upload_status, UploadStatus, cleanup_abandoned_uploads, upload_status},
 };
 use self::{
     form::{UploadBody, UploadFormSpec},
@@ -228,7 +230,7 @@ async fn store_upload(
     };
     let mime = sniffed.map(|s| s.mime);
     if let Some((db, upload_uuid)) = before_put {
-        chunks::note_object_key(db, upload_uuid, &key).await?;
+        finalise::note_object_key(db, upload_uuid, &key).await?;
     }
     if let Err(e) = state.storage.put_file(&key, spooled.path(), mime).await {
         tracing::error!(error = %format!("{e:#}"), "storing an upload failed");
@@ -296,7 +298,7 @@ pub async fn upload(
                 }
             }
         }
-        (None, Some(upload_uuid)) => chunks::finalise(&state, &auth, &fields, upload_uuid).await?,
+        (None, Some(upload_uuid)) => finalise::finalise(&state, &auth, &fields, upload_uuid).await?,
         (None, None) => {
             return Err(AppError::field(FieldError::new("missing", &["body", "file"], "Field required")));
         }
