@@ -11,6 +11,7 @@
 
 use std::{
     io,
+    path::Path,
     pin::Pin,
     sync::{
         Arc, OnceLock,
@@ -74,7 +75,14 @@ impl<T: UploadFormSpec> FromRequest<AppState> for UploadBody<T> {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self> {
-        let max = state.config.max_file_size;
+        Self::read(request, state.config.max_file_size, state.config.upload_tmp_dir.as_deref()).await
+    }
+}
+
+impl<T: UploadFormSpec> UploadBody<T> {
+    /// Reads the form from a request: a file part of at most `max` bytes is spooled into
+    /// `spool_dir` (the system temp dir when `None`).
+    pub async fn read(request: Request, max: u64, spool_dir: Option<&Path>) -> Result<Self> {
         check_declared_length(&request, max)?;
         let content_type = request
             .headers()
@@ -85,7 +93,7 @@ impl<T: UploadFormSpec> FromRequest<AppState> for UploadBody<T> {
         let (pairs, file) = if T::URLENCODED && content_type.starts_with("application/x-www-form-urlencoded") {
             (read_urlencoded(request.into_body()).await?, None)
         } else {
-            read_multipart(request, state, T::FILE_PARTS).await?
+            read_multipart(request, max, spool_dir, T::FILE_PARTS).await?
         };
         let form: T = parse_pairs("body", pairs)?;
         Validator::check("body", &form)?;
@@ -226,10 +234,10 @@ where
 /// spool file.
 async fn read_multipart(
     request: Request,
-    state: &AppState,
+    max: u64,
+    spool_dir: Option<&Path>,
     file_parts: &[&str],
 ) -> Result<(Vec<(String, String)>, Option<FilePart>)> {
-    let max = state.config.max_file_size;
     let meter = Arc::new(Meter::default());
     let (parts, body) = request.into_parts();
     let guard = Guard {
@@ -240,7 +248,7 @@ async fn read_multipart(
         max_total: max_body(max),
     };
     let request = Request::from_parts(parts, Body::from_stream(guard));
-    let mut mp = Multipart::from_request(request, state)
+    let mut mp = Multipart::from_request(request, &())
         .await
         .map_err(|e| AppError::field(FieldError::new("multipart_type", &["body"], e.body_text())))?;
 
@@ -249,7 +257,7 @@ async fn read_multipart(
         let name = field.name().unwrap_or("").to_owned();
         if file.is_none() && file_parts.contains(&name.as_str()) {
             let client_name = field.file_name().filter(|n| !n.is_empty()).map(decode_file_name);
-            let mut spooler = Spooler::new(max, state.config.upload_tmp_dir.as_deref())?;
+            let mut spooler = Spooler::new(max, spool_dir)?;
             while let Some(chunk) = field.chunk().await.map_err(|e| meter.error(e, max))? {
                 meter.took(chunk.len());
                 spooler.write(&chunk).await?;
@@ -306,6 +314,21 @@ fn percent_decode_file_name(raw: &str) -> String {
     match String::from_utf8(out) {
         Ok(decoded) if !decoded.is_ascii() => decoded,
         _ => raw.to_owned(),
+    }
+}
+
+/// Reads `pieces` (sent as `content_type`) as a `T` form with a 1 MiB file limit, for the fuzz
+/// target in `fuzz/` (not an API): any answer is fine, a panic or an unbounded allocation is not.
+#[doc(hidden)]
+pub async fn fuzz_read<T: UploadFormSpec>(content_type: &str, pieces: Vec<Bytes>, spool_dir: &Path) {
+    let Ok(content_type) = axum::http::HeaderValue::from_str(content_type) else { return };
+    let body = Body::from_stream(futures::stream::iter(pieces.into_iter().map(Ok::<_, io::Error>)));
+    let mut request = Request::new(body);
+    request.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    if let Ok(form) = UploadBody::<T>::read(request, 1024 * 1024, Some(spool_dir)).await
+        && let Some(file) = &form.file
+    {
+        assert!(file.spooled.size <= 1024 * 1024);
     }
 }
 
