@@ -245,6 +245,13 @@ pub struct UploadSettings {
     /// Media probe children running at once; further uploads wait for a slot.
     #[arg(long, env = "MEDIA_PROBE_CONCURRENCY", default_value_t = 4, global = true)]
     pub media_probe_concurrency: usize,
+    /// Unfinished resumable uploads one user may have open at once (429 beyond; 0 = no limit).
+    #[arg(long, env = "UPLOAD_MAX_OPEN_PER_USER", default_value_t = 20, global = true)]
+    pub upload_max_open_per_user: u32,
+    /// Bytes one user may hold in unfinished resumable uploads (429 beyond); unset means four
+    /// times MAX_FILE_SIZE, 0 = no limit.
+    #[arg(long, env = "UPLOAD_MAX_PENDING_BYTES_PER_USER", global = true)]
+    pub upload_max_pending_bytes_per_user: Option<u64>,
 }
 
 /// Redis and rate-limit settings.

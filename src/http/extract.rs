@@ -51,7 +51,13 @@ impl Validator {
     pub fn error(&mut self, kind: &str, field: &str, msg: impl Into<String>, input: Option<Value>, ctx: Option<Value>) {
         let mut loc = vec![Value::from(self.prefix)];
         loc.extend(field.split('.').filter(|s| !s.is_empty()).map(Value::from));
-        self.errors.push(FieldError { kind: kind.to_owned(), loc, msg: msg.into(), input, ctx });
+        self.errors.push(FieldError {
+            kind: kind.to_owned(),
+            loc,
+            msg: msg.into(),
+            input: input.map(short_input),
+            ctx,
+        });
     }
 
     /// Requires `min..=max` characters (Unicode scalar values, as Python counts them).
@@ -246,7 +252,9 @@ pub fn check_body_shape<T: Validate>(value: &Value) -> Result<(), AppError> {
             .then_some(("model_attributes_type", "Input should be a valid dictionary or object to extract fields from"))
     };
     match error {
-        Some((kind, msg)) => Err(AppError::field(FieldError::new(kind, &["body"], msg).with_input(value.clone()))),
+        Some((kind, msg)) => {
+            Err(AppError::field(FieldError::new(kind, &["body"], msg).with_input(short_input(value.clone()))))
+        }
         None => Ok(()),
     }
 }
@@ -310,6 +318,7 @@ fn describe_serde_error(
     input: Option<Value>,
     whole: Option<&Value>,
 ) -> FieldError {
+    let input = input.map(short_input);
     let mut loc: Vec<Value> = vec![prefix.into()];
     loc.extend(path.split('.').filter(|s| !s.is_empty()).map(|s| {
         s.trim_matches(|c| c == '[' || c == ']').parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::from(s))
@@ -329,7 +338,7 @@ fn describe_serde_error(
             kind: "missing".into(),
             loc,
             msg: "Field required".into(),
-            input: if path.is_empty() { whole.cloned() } else { input },
+            input: if path.is_empty() { whole.cloned().map(short_input) } else { input },
             ctx: None,
         };
     }
@@ -423,15 +432,18 @@ where
 
 /// Deserializes `application/x-www-form-urlencoded` bytes (a query string or form body) into `T`.
 pub fn parse_urlencoded<T: DeserializeOwned>(prefix: &'static str, bytes: &[u8]) -> Result<T, AppError> {
+    parse_pairs(prefix, form_urlencoded::parse(bytes).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+}
+
+/// Deserializes decoded name/value pairs (form fields, however they arrived) into `T`, with the
+/// same rules and 422 errors as [`parse_urlencoded`].
+pub fn parse_pairs<T: DeserializeOwned>(prefix: &'static str, mut pairs: Vec<(String, String)>) -> Result<T, AppError> {
     // Empty values mean "not given" for optional parameters, as browsers send `?x=` for blank inputs.
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(bytes)
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    pairs.retain(|(_, v)| !v.is_empty());
     if let Some((key, _)) = pairs.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
         return Err(AppError::field(FieldError {
             kind: "string_nul".into(),
-            loc: vec![prefix.into(), key.replace('\0', "\\0").into()],
+            loc: vec![prefix.into(), short_text(&key.replace('\0', "\\0")).into()],
             msg: NUL_MESSAGE.into(),
             input: None,
             ctx: None,
@@ -442,10 +454,47 @@ pub fn parse_urlencoded<T: DeserializeOwned>(prefix: &'static str, bytes: &[u8])
     serde_path_to_error::deserialize::<_, T>(de).map_err(|err| {
         let path = err.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        let input = pairs.iter().find(|(k, _)| *k == path).map(|(_, v)| Value::from(v.clone()));
-        let whole = Value::Object(pairs.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect());
+        let input = pairs.iter().find(|(k, _)| *k == path).map(|(_, v)| Value::from(short_text(v)));
+        // Only the start of the form is echoed (see `short_input`); it is built from short copies
+        // so a large form is never copied whole into an error.
+        let whole = Value::Object(
+            pairs.iter().take(ECHO_ITEMS).map(|(k, v)| (short_text(k), Value::from(short_text(v)))).collect(),
+        );
         AppError::field(describe_serde_error(prefix, &path, &err.inner().to_string(), input, Some(&whole)))
     })
+}
+
+/// Characters of a string echoed back in a 422 `input`; longer ones are cut, ending in `…`.
+pub const ECHO_CHARS: usize = 64;
+/// Entries of a list or object echoed back in a 422 `input`; the rest are left out.
+pub const ECHO_ITEMS: usize = 16;
+
+/// The start of `text`, at most [`ECHO_CHARS`] characters (with `…` when cut).
+fn short_text(text: &str) -> String {
+    match text.char_indices().nth(ECHO_CHARS) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
+/// A short prefix of an input, safe to echo in a 422: strings cut to [`ECHO_CHARS`] characters,
+/// lists and objects to [`ECHO_ITEMS`] entries, three levels deep. An error answer must never
+/// grow with the request (a form of many large fields once came back as a 315 MB error).
+pub fn short_input(value: Value) -> Value {
+    fn cut(value: Value, depth: usize) -> Value {
+        match value {
+            Value::String(s) => Value::String(short_text(&s)),
+            Value::Array(_) | Value::Object(_) if depth == 0 => Value::String("…".into()),
+            Value::Array(items) => {
+                Value::Array(items.into_iter().take(ECHO_ITEMS).map(|v| cut(v, depth - 1)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.into_iter().take(ECHO_ITEMS).map(|(k, v)| (short_text(&k), cut(v, depth - 1))).collect(),
+            ),
+            other => other,
+        }
+    }
+    cut(value, 3)
 }
 
 /// Path parameters; a value of the wrong type is a 422 with `loc` `["path", <name>]`.
@@ -632,6 +681,27 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ok.status(), 200);
+    }
+
+    #[test]
+    fn echoed_inputs_are_short_prefixes() {
+        let long = "అ".repeat(10_000);
+        let mut v = Validator::new("body");
+        v.str_len("title", &long, 1, 200);
+        let AppError::Validation(errors) = v.finish().unwrap_err() else { panic!() };
+        let echoed = errors[0].input.as_ref().unwrap().as_str().unwrap();
+        assert_eq!(echoed.chars().count(), ECHO_CHARS + 1);
+        assert!(echoed.ends_with('…'));
+        assert_eq!(short_input(json!("short")), json!("short"));
+        let wide = Value::Array((0..1000).map(|i| json!({ "k": i, "deep": [[[["x"]]]] })).collect());
+        let cut = short_input(wide);
+        assert_eq!(cut.as_array().unwrap().len(), ECHO_ITEMS);
+        assert_eq!(cut[0]["deep"][0], json!("…"));
+        // A form missing a field echoes only the start of the form.
+        let pairs: Vec<(String, String)> = (0..500).map(|i| (format!("f{i}"), "x".repeat(4096))).collect();
+        let AppError::Validation(errors) = parse_pairs::<Body>("body", pairs).unwrap_err() else { panic!() };
+        assert_eq!(errors[0].kind, "missing");
+        assert!(serde_json::to_string(&errors).unwrap().len() < 4096);
     }
 
     #[test]

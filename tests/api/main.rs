@@ -15,6 +15,7 @@ mod hardening_faults;
 mod hardening_media;
 mod hardening_security;
 mod hardening_server;
+mod hardening_uploads;
 mod maintenance;
 mod openapi_constraints;
 mod rbac;

@@ -14,7 +14,7 @@ use crate::{
     records_crud::category,
 };
 
-fn fixture(name: &str) -> Vec<u8> {
+pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/media").join(name)).unwrap()
 }
 
@@ -40,7 +40,7 @@ pub fn multipart(fields: &[(&str, &str)], file: Option<(&str, &str, &[u8])>) -> 
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-async fn upload(
+pub async fn upload(
     app: &TestApp,
     user: &TestUser,
     fields: &[(&str, &str)],
@@ -53,11 +53,11 @@ async fn upload(
     .await
 }
 
-async fn record_count(app: &TestApp) -> i64 {
+pub async fn record_count(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM record").fetch_one(app.pool()).await.unwrap()
 }
 
-fn stored_files(app: &TestApp) -> Vec<PathBuf> {
+pub fn stored_files(app: &TestApp) -> Vec<PathBuf> {
     fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
@@ -222,7 +222,7 @@ async fn record_upload_refusals_leave_nothing_behind() {
 }
 
 /// Sends one chunk; returns (status, body).
-async fn chunk(
+pub async fn chunk(
     app: &TestApp,
     user: &TestUser,
     upload_uuid: Uuid,
@@ -402,8 +402,12 @@ async fn record_upload_single_chunk_multipart_finalise_and_cleanup() {
         .await
         .unwrap();
     assert_eq!(left, vec![fresh]);
-    assert!(!app.storage_dir.path().join(format!("uploads/{old}/0")).exists());
-    assert!(app.storage_dir.path().join(format!("uploads/{fresh}/0")).exists());
+    let chunk_objects = |id: Uuid| {
+        let dir = app.storage_dir.path().join(format!("uploads/{id}"));
+        stored_files(&app).into_iter().filter(|p| p.starts_with(&dir)).count()
+    };
+    assert_eq!(chunk_objects(old), 0);
+    assert_eq!(chunk_objects(fresh), 1);
     let (status, _) =
         send(app.get(&format!("/api/v1/records/upload/{old}/status")).header("Authorization", user.bearer())).await;
     assert_eq!(status, 404);
