@@ -82,7 +82,8 @@ impl Validate for ChunkForm {
 /// The per-user caps on unfinished uploads in effect: (open sessions, bytes); 0 = no limit.
 fn user_caps(state: &AppState) -> (i64, u64) {
     let config = &state.config;
-    let bytes = config.uploads.upload_max_pending_bytes_per_user.unwrap_or(config.uploads.max_file_size.saturating_mul(4));
+    let bytes =
+        config.uploads.upload_max_pending_bytes_per_user.unwrap_or(config.uploads.max_file_size.saturating_mul(4));
     (i64::from(config.uploads.upload_max_open_per_user), bytes)
 }
 
