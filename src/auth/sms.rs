@@ -31,7 +31,7 @@ struct Ozonetel {
     user_name: String,
     entity_id: String,
     template_id: String,
-    api_key: String,
+    api_key: secrecy::SecretString,
     sms_type: String,
     sender_id: String,
 }
@@ -75,7 +75,7 @@ impl SmsSender {
                     user_name: config.otp.otp_user_name.clone(),
                     entity_id: config.otp.otp_entity_id.clone(),
                     template_id: config.otp.otp_template_id.clone(),
-                    api_key: config.otp.otp_api_key.expose_secret().to_owned(),
+                    api_key: config.otp.otp_api_key.clone(),
                     sms_type: config.otp.otp_sms_type.clone(),
                     sender_id: config.otp.otp_sender_id.clone(),
                 }),
@@ -124,7 +124,7 @@ impl SmsSender {
                     ("templateId", o.template_id.as_str()),
                     ("destinationNumber", destination.as_str()),
                     ("smsText", text.as_str()),
-                    ("apiKey", o.api_key.as_str()),
+                    ("apiKey", o.api_key.expose_secret()),
                     ("smsType", o.sms_type.as_str()),
                     ("senderId", o.sender_id.as_str()),
                 ];
