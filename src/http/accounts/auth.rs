@@ -18,11 +18,8 @@ use crate::{
     },
     db::accounts,
     domain::normalize_phone,
-    error::{AppError, Result},
-    http::{
-        ValidJson,
-        docs::{ErrorDetail, ValidationErrorBody},
-    },
+    error::{AppError, ErrorDetail, Result, ValidationErrorBody},
+    http::ValidJson,
     state::AppState,
 };
 

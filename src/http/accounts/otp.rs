@@ -21,12 +21,8 @@ use crate::{
         sms::mask_phone,
     },
     db::{accounts, users},
-    error::{AppError, Result, ResultExt},
-    http::{
-        ValidJson,
-        client_ip::ClientIp,
-        docs::{ErrorDetail, ValidationErrorBody},
-    },
+    error::{AppError, ErrorDetail, Result, ResultExt, ValidationErrorBody},
+    http::{ValidJson, client_ip::ClientIp},
     state::AppState,
 };
 

@@ -27,11 +27,8 @@ use crate::{
         users,
     },
     domain::MediaType,
-    error::{AppError, FieldError, Result, ResultExt},
-    http::{
-        ValidJson, ValidQuery,
-        docs::{ErrorDetail, ValidationErrorBody},
-    },
+    error::{AppError, ErrorDetail, FieldError, Result, ResultExt, ValidationErrorBody},
+    http::{ValidJson, ValidQuery},
     state::AppState,
 };
 

@@ -116,7 +116,7 @@ pub fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, user: &CurrentUser) 
 /// `X-Next-Cursor` header holds the `cursor` of the next page.
 #[utoipa::path(get, path = "/api/v1/records/", tag = "records", security(("HTTPBearer" = [])), params(ListQuery),
     responses((status = 200, body = [RecordRead], headers(("x-next-cursor" = String, description = "Cursor of the next page"))),
-        (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+        (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn list_records(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -174,8 +174,8 @@ pub async fn list_records(
 /// One record (the caller's own, or any for reviewers and admins).
 #[utoipa::path(get, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
     params(("record_id" = String, Path)),
-    responses((status = 200, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 404, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 200, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
+        (status = 404, body = crate::error::ErrorDetail)))]
 pub async fn get_record(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -399,8 +399,8 @@ pub async fn insert_record<'e>(db: impl sqlx::PgExecutor<'e>, r: &NewRecord) -> 
 /// (status `generated`, or `generation_failed` with the record kept, as the original).
 #[utoipa::path(post, path = "/api/v1/records/", tag = "records", security(("HTTPBearer" = [])),
     params(CreateQuery), request_body = RecordCreate,
-    responses((status = 201, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 403, body = crate::http::docs::ErrorDetail), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+    responses((status = 201, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
+        (status = 403, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn create_record(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -598,9 +598,9 @@ impl Validate for RecordUpdate {
 /// reviewer naming a content field of someone else's record gets 403.
 #[utoipa::path(put, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
     params(("record_id" = String, Path)), request_body = RecordUpdate,
-    responses((status = 200, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 403, body = crate::http::docs::ErrorDetail), (status = 404, body = crate::http::docs::ErrorDetail),
-        (status = 409, body = crate::http::docs::ErrorDetail), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+    responses((status = 200, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
+        (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail),
+        (status = 409, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn update_record(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -687,8 +687,8 @@ pub async fn update_record(
 #[utoipa::path(delete, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
     params(("record_id" = String, Path)),
     responses((status = 200, body = crate::http::common::MessageResponse),
-        (status = 400, body = crate::http::docs::ErrorDetail), (status = 403, body = crate::http::docs::ErrorDetail),
-        (status = 404, body = crate::http::docs::ErrorDetail)))]
+        (status = 400, body = crate::error::ErrorDetail), (status = 403, body = crate::error::ErrorDetail),
+        (status = 404, body = crate::error::ErrorDetail)))]
 pub async fn delete_record(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,

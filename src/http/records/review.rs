@@ -59,8 +59,8 @@ impl Validate for ReviewRequest {
 /// `reviewed_at` = now, `review_status`, `status` and the note, and releases any queue claim.
 #[utoipa::path(post, path = "/api/v1/records/{record_id}/review", tag = "records", security(("HTTPBearer" = [])),
     params(("record_id" = String, Path)), request_body = ReviewRequest,
-    responses((status = 200, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 403, body = crate::http::docs::ErrorDetail), (status = 404, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 200, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
+        (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail)))]
 pub async fn review_record(
     State(state): State<AppState>,
     auth: Auth<AdminOrReviewer>,
@@ -124,7 +124,7 @@ impl Validate for QueueQuery {
 /// holds are handed out again (a reload does not lose them).
 #[utoipa::path(get, path = "/api/v1/records/review/queue", tag = "records", security(("HTTPBearer" = [])),
     params(QueueQuery),
-    responses((status = 200, body = [RecordRead]), (status = 403, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 200, body = [RecordRead]), (status = 403, body = crate::error::ErrorDetail)))]
 pub async fn queue(
     State(state): State<AppState>,
     auth: Auth<AdminOrReviewer>,

@@ -232,7 +232,7 @@ fn push_point(qb: &mut QueryBuilder<'_, Postgres>, latitude: f64, longitude: f64
 /// Records within a radius (metres) of a point, nearest first.
 #[utoipa::path(get, path = "/api/v1/records/search/nearby", tag = "records", security(("HTTPBearer" = [])),
     params(NearbyQuery),
-    responses((status = 200, body = [RecordRead]), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+    responses((status = 200, body = [RecordRead]), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn nearby(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -300,8 +300,8 @@ fn nearby_query<'a>(
 /// Records inside a latitude/longitude box, boundary included, newest first.
 #[utoipa::path(get, path = "/api/v1/records/search/bbox", tag = "records", security(("HTTPBearer" = [])),
     params(BboxQuery),
-    responses((status = 200, body = [RecordRead]), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+    responses((status = 200, body = [RecordRead]), (status = 400, body = crate::error::ErrorDetail),
+        (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn bbox(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -344,7 +344,7 @@ pub async fn bbox(
 /// Located records by distance from a point (metres), optionally within `max_distance_meters`.
 #[utoipa::path(get, path = "/api/v1/records/search/distance", tag = "records", security(("HTTPBearer" = [])),
     params(DistanceQuery),
-    responses((status = 200, body = [DistanceResult]), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+    responses((status = 200, body = [DistanceResult]), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn distance(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,

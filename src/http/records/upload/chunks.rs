@@ -217,11 +217,11 @@ async fn record_chunk(state: &AppState, w: &ChunkWrite<'_>, stored: bool) -> Res
 /// `UPLOAD_MAX_PENDING_BYTES_PER_USER` bytes in them (429 beyond).
 #[utoipa::path(post, path = "/api/v1/records/upload/chunk", tag = "records", security(("HTTPBearer" = [])),
     request_body(content = ChunkRequest, content_type = "multipart/form-data"),
-    responses((status = 200, body = ChunkResponse), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 403, body = crate::http::docs::ErrorDetail), (status = 404, body = crate::http::docs::ErrorDetail),
-        (status = 409, body = crate::http::docs::ErrorDetail), (status = 413, body = crate::http::docs::ErrorDetail),
-        (status = 422, body = crate::http::docs::ValidationErrorBody), (status = 429, body = crate::http::docs::ErrorDetail),
-        (status = 503, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 200, body = ChunkResponse), (status = 400, body = crate::error::ErrorDetail),
+        (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail),
+        (status = 409, body = crate::error::ErrorDetail), (status = 413, body = crate::error::ErrorDetail),
+        (status = 422, body = crate::error::ValidationErrorBody), (status = 429, body = crate::error::ErrorDetail),
+        (status = 503, body = crate::error::ErrorDetail)))]
 pub async fn upload_chunk(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,

@@ -274,10 +274,10 @@ fn object_key(new: &NewRecord) -> &str {
 #[utoipa::path(post, path = "/api/v1/records/upload", tag = "records", security(("HTTPBearer" = [])),
     request_body(content = UploadRequest, content_type = "multipart/form-data",
         description = "A direct upload (`file`), or the end of a chunked upload (`upload_uuid`, no file; may also be form-urlencoded)"),
-    responses((status = 201, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 403, body = crate::http::docs::ErrorDetail), (status = 409, body = crate::http::docs::ErrorDetail),
-        (status = 413, body = crate::http::docs::ErrorDetail), (status = 415, body = crate::http::docs::ErrorDetail),
-        (status = 422, body = crate::http::docs::ValidationErrorBody), (status = 503, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 201, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
+        (status = 403, body = crate::error::ErrorDetail), (status = 409, body = crate::error::ErrorDetail),
+        (status = 413, body = crate::error::ErrorDetail), (status = 415, body = crate::error::ErrorDetail),
+        (status = 422, body = crate::error::ValidationErrorBody), (status = 503, body = crate::error::ErrorDetail)))]
 pub async fn upload(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,

@@ -98,8 +98,8 @@ pub struct UploadStatus {
 /// connection (the upload's owner only).
 #[utoipa::path(get, path = "/api/v1/records/upload/{upload_uuid}/status", tag = "records", security(("HTTPBearer" = [])),
     params(("upload_uuid" = Uuid, Path)),
-    responses((status = 200, body = UploadStatus), (status = 403, body = crate::http::docs::ErrorDetail),
-        (status = 404, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 200, body = UploadStatus), (status = 403, body = crate::error::ErrorDetail),
+        (status = 404, body = crate::error::ErrorDetail)))]
 pub async fn upload_status(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
