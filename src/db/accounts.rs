@@ -7,7 +7,7 @@ use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::domain::{phone, time};
+use crate::domain::{MediaType, phone, time};
 
 /// A user as every response shows it (the original's `UserRead`): never the password hash.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -397,14 +397,14 @@ pub struct ContributionItem {
     pub title: String,
     /// Media type (used for grouping; not part of the original's item).
     #[serde(skip)]
-    pub media_type: String,
+    pub media_type: MediaType,
 }
 
 /// Per-media-type totals of a user's records.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ContributionTotals {
-    /// Records per media type: text, audio, image, video.
-    pub counts: [(String, i64); 4],
+    /// Records per media type, for every media type.
+    pub counts: [(MediaType, i64); 4],
     /// Sum of `duration_seconds` over audio records.
     pub audio_duration: i64,
     /// Sum of `duration_seconds` over video records.
@@ -414,19 +414,19 @@ pub struct ContributionTotals {
 /// Counts and durations of a user's records per media type, computed by the database.
 #[instrument(skip_all)]
 pub async fn contribution_totals(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<ContributionTotals> {
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT media_type::text, count(*), COALESCE(sum(duration_seconds), 0)::bigint \
+    let rows: Vec<(MediaType, i64, i64)> = sqlx::query_as(
+        "SELECT media_type, count(*), COALESCE(sum(duration_seconds), 0)::bigint \
          FROM record WHERE user_id = $1 GROUP BY media_type",
     )
     .bind(user_id)
     .fetch_all(db)
     .await?;
-    let count = |m: &str| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.1);
-    let duration = |m: &str| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.2);
+    let count = |m: MediaType| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.1);
+    let duration = |m: MediaType| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.2);
     Ok(ContributionTotals {
-        counts: ["text", "audio", "image", "video"].map(|m| (m.to_owned(), count(m))),
-        audio_duration: duration("audio"),
-        video_duration: duration("video"),
+        counts: MediaType::ALL.map(|m| (m, count(m))),
+        audio_duration: duration(MediaType::Audio),
+        video_duration: duration(MediaType::Video),
     })
 }
 
@@ -435,12 +435,11 @@ pub async fn contribution_totals(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx
 pub async fn contribution_items(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
-    media_type: Option<&str>,
+    media_type: Option<MediaType>,
 ) -> sqlx::Result<Vec<ContributionItem>> {
     sqlx::query_as(
-        "SELECT uid AS id, COALESCE(file_size, 0)::bigint AS size, category_id, reviewed, title, \
-                media_type::text AS media_type \
-         FROM record WHERE user_id = $1 AND ($2::text IS NULL OR media_type::text = $2) \
+        "SELECT uid AS id, COALESCE(file_size, 0)::bigint AS size, category_id, reviewed, title, media_type \
+         FROM record WHERE user_id = $1 AND ($2::mediatype IS NULL OR media_type = $2) \
          ORDER BY created_at, uid",
     )
     .bind(user_id)

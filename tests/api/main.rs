@@ -10,6 +10,7 @@ mod accounts_users;
 mod cli_db;
 mod cli_users;
 mod client_compat;
+mod domain_values;
 mod foundation;
 mod hardening_faults;
 mod hardening_media;

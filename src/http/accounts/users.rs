@@ -501,21 +501,21 @@ pub async fn get_contributions(
     accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
     let totals = accounts::contribution_totals(&state.db, user_id).await?;
     let items = accounts::contribution_items(&state.db, user_id, None).await?;
-    let of = |m: &str| non_empty(items.iter().filter(|i| i.media_type == m).cloned().collect());
-    let count = |m: &str| totals.counts.iter().find(|(name, _)| name == m).map_or(0, |(_, n)| *n);
+    let of = |m: MediaType| non_empty(items.iter().filter(|i| i.media_type == m).cloned().collect());
+    let count = |m: MediaType| totals.counts.iter().find(|(kind, _)| *kind == m).map_or(0, |(_, n)| *n);
     Ok(Json(ContributionRead {
         user_id,
         total_contributions: totals.counts.iter().map(|(_, n)| n).sum(),
         contributions_by_media_type: ContributionsByMediaType {
-            text: count("text"),
-            audio: count("audio"),
-            image: count("image"),
-            video: count("video"),
+            text: count(MediaType::Text),
+            audio: count(MediaType::Audio),
+            image: count(MediaType::Image),
+            video: count(MediaType::Video),
         },
-        audio_contributions: of("audio"),
-        video_contributions: of("video"),
-        text_contributions: of("text"),
-        image_contributions: of("image"),
+        audio_contributions: of(MediaType::Audio),
+        video_contributions: of(MediaType::Video),
+        text_contributions: of(MediaType::Text),
+        image_contributions: of(MediaType::Image),
         audio_duration: totals.audio_duration,
         video_duration: totals.video_duration,
     }))
@@ -552,7 +552,7 @@ pub async fn get_contributions_by_media_type(
     };
     require_self_or::<UsersRead>(&caller, user_id)?;
     accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
-    let items = accounts::contribution_items(&state.db, user_id, Some(media_type.as_str())).await?;
+    let items = accounts::contribution_items(&state.db, user_id, Some(media_type)).await?;
     Ok(Json(ContributionFilterRead {
         user_id,
         total_contributions: items.len() as i64,

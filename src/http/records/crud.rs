@@ -134,7 +134,7 @@ pub async fn list_records(
         qb.push(" AND r.user_id = ").push_bind(id);
     }
     if let Some(m) = q.media_type {
-        qb.push(" AND r.media_type = ").push_bind(m.as_str()).push("::mediatype");
+        qb.push(" AND r.media_type = ").push_bind(m);
     }
     if let Some(s) = &q.status {
         qb.push(" AND r.status = ").push_bind(s.clone());
@@ -364,7 +364,7 @@ pub async fn insert_record<'e>(db: impl sqlx::PgExecutor<'e>, r: &NewRecord) -> 
         "INSERT INTO record AS r (uid, user_id, category_id, status, reviewed, title, description, media_type, location,
              language, release_rights, metadata, object_key, file_name, file_size, content_sha256, mime_type,
              duration_seconds, duration_implausible)
-         VALUES ($1, $2, $3, $4, false, $5, $6, $7::mediatype,
+         VALUES ($1, $2, $3, $4, false, $5, $6, $7,
              CASE WHEN $8::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint($9::float8, $8::float8), 4326) END,
              $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
          RETURNING {RECORD_COLUMNS}"
@@ -375,7 +375,7 @@ pub async fn insert_record<'e>(db: impl sqlx::PgExecutor<'e>, r: &NewRecord) -> 
     .bind(r.status)
     .bind(&r.title)
     .bind(&r.description)
-    .bind(r.media_type.as_str())
+    .bind(r.media_type)
     .bind(r.location.map(|l| l.latitude))
     .bind(r.location.map(|l| l.longitude))
     .bind(&r.language)
@@ -626,12 +626,12 @@ pub async fn update_record(
         qb.push(", description = ").push_bind(description.clone());
     }
     if let Some(Some(media_type)) = body.media_type
-        && media_type.as_str() != current.media_type
+        && media_type != current.media_type
     {
         if current.object_key.is_some() {
             return Err(AppError::Conflict("The media type of a record with a stored file cannot change".into()));
         }
-        qb.push(", media_type = ").push_bind(media_type.as_str()).push("::mediatype");
+        qb.push(", media_type = ").push_bind(media_type);
     }
     match location_change(&body.location, &body.latitude, &body.longitude) {
         LocationChange::Set(p) => {

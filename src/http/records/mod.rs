@@ -137,7 +137,7 @@ pub struct RecordRow {
     updated_at: DateTime<Utc>,
     title: String,
     description: Option<String>,
-    media_type: String,
+    media_type: MediaType,
     file_url: Option<String>,
     file_name: Option<String>,
     file_size: Option<i64>,
@@ -159,7 +159,7 @@ pub struct RecordRow {
 
 /// Columns of [`RecordRow`], for `SELECT ... FROM record r`.
 pub const RECORD_COLUMNS: &str = "r.uid, r.user_id, r.category_id, r.status, r.reviewed, r.reviewed_by, r.reviewed_at, \
-    r.created_at, r.updated_at, r.title, r.description, r.media_type::text AS media_type, r.file_url, r.file_name, \
+    r.created_at, r.updated_at, r.title, r.description, r.media_type, r.file_url, r.file_name, \
     r.file_size, ST_Y(r.location) AS latitude, ST_X(r.location) AS longitude, r.duration_seconds, r.duration_implausible, r.object_key, \
     r.language, r.release_rights, r.metadata, r.content_sha256, r.mime_type, r.review_status, r.review_note, \
     r.duplicate_of";
@@ -198,7 +198,7 @@ impl RecordRow {
         RecordRead {
             title: self.title,
             description: self.description,
-            media_type: MediaType::parse(&self.media_type).unwrap_or(MediaType::Text),
+            media_type: self.media_type,
             file_url,
             file_name: self.file_name,
             file_size: self.file_size,

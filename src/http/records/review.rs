@@ -150,7 +150,7 @@ async fn claim_next(state: &AppState, auth: &crate::auth::CurrentUser, q: &Queue
         qb.push(" AND r.category_id = ").push_bind(id);
     }
     if let Some(m) = q.media_type {
-        qb.push(" AND r.media_type = ").push_bind(m.as_str()).push("::mediatype");
+        qb.push(" AND r.media_type = ").push_bind(m);
     }
     // SKIP LOCKED passes over records a review is writing right now; the conditional upsert
     // below never takes over another reviewer's live claim.

@@ -216,7 +216,7 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, category_id: Option<Uuid>, 
         qb.push(" AND r.category_id = ").push_bind(id);
     }
     if let Some(m) = media_type {
-        qb.push(" AND r.media_type = ").push_bind(m.as_str()).push("::mediatype");
+        qb.push(" AND r.media_type = ").push_bind(m);
     }
 }
 
