@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
-    domain::MediaType,
+    domain::{MediaType, RecordStatus, status::STATUS_MAX_CHARS},
     error::{AppError, FieldError, Result, ResultExt},
     http::{ValidJson, ValidQuery, Validate, Validator, common::present},
     state::AppState,
@@ -42,7 +42,8 @@ pub struct ListQuery {
     /// Only this media type.
     pub media_type: Option<MediaType>,
     /// Only this status.
-    pub status: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub status: Option<RecordStatus>,
     /// Only reviewed (true) or unreviewed (false) records.
     pub reviewed: Option<bool>,
     /// Created at or after this instant (RFC 3339; without an offset, UTC).
@@ -318,7 +319,7 @@ pub struct NewRecord {
     /// Category.
     pub category_id: Uuid,
     /// Status.
-    pub status: &'static str,
+    pub status: RecordStatus,
     /// Title.
     pub title: String,
     /// Description.
@@ -372,7 +373,7 @@ pub async fn insert_record<'e>(db: impl sqlx::PgExecutor<'e>, r: &NewRecord) -> 
     .bind(r.uid)
     .bind(r.user_id)
     .bind(r.category_id)
-    .bind(r.status)
+    .bind(&r.status)
     .bind(&r.title)
     .bind(&r.description)
     .bind(r.media_type)
@@ -417,7 +418,7 @@ pub async fn create_record(
         uid: Uuid::new_v4(),
         user_id,
         category_id: body.category_id,
-        status: if q.generate_file { "generating" } else { "pending" },
+        status: if q.generate_file { RecordStatus::Generating } else { RecordStatus::Pending },
         title: body.title,
         description: body.description,
         media_type: body.media_type,
@@ -464,7 +465,7 @@ async fn generate_file(state: &AppState, new: &NewRecord, size_kb: i64) -> Resul
     let stored = state.storage.put_bytes(&key, Bytes::from(bytes), Some(content_type)).await;
     let row = match stored {
         Ok(()) => sqlx::query_as::<_, RecordRow>(&format!(
-            "UPDATE record r SET status = 'generated', object_key = $2, file_name = $3, file_size = $4,
+            "UPDATE record r SET status = $7, object_key = $2, file_name = $3, file_size = $4,
                  content_sha256 = $5, mime_type = $6
              WHERE r.uid = $1 RETURNING {RECORD_COLUMNS}"
         ))
@@ -474,15 +475,17 @@ async fn generate_file(state: &AppState, new: &NewRecord, size_kb: i64) -> Resul
         .bind(size)
         .bind(sha)
         .bind(content_type)
+        .bind(RecordStatus::Generated)
         .fetch_one(&state.db)
         .await
         .map_err(AppError::from),
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "sample file generation failed");
             sqlx::query_as::<_, RecordRow>(&format!(
-                "UPDATE record r SET status = 'generation_failed' WHERE r.uid = $1 RETURNING {RECORD_COLUMNS}"
+                "UPDATE record r SET status = $2 WHERE r.uid = $1 RETURNING {RECORD_COLUMNS}"
             ))
             .bind(new.uid)
+            .bind(RecordStatus::GenerationFailed)
             .fetch_one(&state.db)
             .await
             .map_err(AppError::from)
@@ -514,7 +517,7 @@ pub struct RecordUpdate {
     /// New status (reviewers and admins; not null).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = String, required = false, min_length = 1, max_length = 20)]
-    pub status: Option<Option<String>>,
+    pub status: Option<Option<RecordStatus>>,
     /// New location (`null` clears it).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Location>)]
@@ -577,7 +580,7 @@ impl Validate for RecordUpdate {
             null(v, "media_type");
         }
         match &self.status {
-            Some(Some(s)) => v.str_len("status", s, 1, 20),
+            Some(Some(s)) => v.str_len("status", s.as_str(), 1, STATUS_MAX_CHARS),
             Some(None) => null(v, "status"),
             None => {}
         }
@@ -662,7 +665,7 @@ pub async fn update_record(
         }
         match body.reviewed.flatten() {
             Some(true) => {
-                let decision = status.as_deref().filter(|s| matches!(*s, "approved" | "rejected")).map(str::to_owned);
+                let decision = status.as_ref().and_then(RecordStatus::decision);
                 qb.push(", reviewed = true, reviewed_by = ")
                     .push_bind(auth.id)
                     .push(", reviewed_at = now(), review_status = COALESCE(")

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::{
     auth::CurrentUser,
     config::Config,
-    domain::MediaType,
+    domain::{MediaType, RecordStatus, ReviewStatus},
     error::{AppError, Result},
     http::Validator,
     state::AppState,
@@ -74,7 +74,8 @@ pub struct RecordRead {
     /// Bytes.
     pub file_size: Option<i64>,
     /// `pending`, `uploaded`, `generated`, `approved`, `rejected`, ...
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: RecordStatus,
     /// Where it was recorded.
     pub location: Option<Location>,
     /// Whether a reviewer has decided on it.
@@ -118,7 +119,8 @@ pub struct RecordRead {
     /// MIME type sniffed from the stored bytes.
     pub mime_type: Option<String>,
     /// `approved` or `rejected` once reviewed.
-    pub review_status: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub review_status: Option<ReviewStatus>,
     /// The reviewer's note.
     pub review_note: Option<String>,
 }
@@ -129,7 +131,7 @@ pub struct RecordRow {
     uid: Uuid,
     user_id: Uuid,
     category_id: Uuid,
-    status: String,
+    status: RecordStatus,
     reviewed: bool,
     reviewed_by: Option<Uuid>,
     reviewed_at: Option<DateTime<Utc>>,
@@ -152,7 +154,7 @@ pub struct RecordRow {
     metadata: Option<Value>,
     content_sha256: Option<String>,
     mime_type: Option<String>,
-    review_status: Option<String>,
+    review_status: Option<ReviewStatus>,
     review_note: Option<String>,
     duplicate_of: Option<Uuid>,
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{RECORD_COLUMNS, RecordRead, RecordRow, parse_record_id, record_not_found};
 use crate::{
     auth::{Auth, roles::AdminOrReviewer},
-    domain::MediaType,
+    domain::{MediaType, ReviewStatus},
     error::Result,
     http::{ValidJson, ValidQuery, Validate, Validator},
     state::AppState,
@@ -30,10 +30,10 @@ pub enum Decision {
 }
 
 impl Decision {
-    fn status(self) -> &'static str {
+    fn status(self) -> ReviewStatus {
         match self {
-            Decision::Approve => "approved",
-            Decision::Reject => "rejected",
+            Decision::Approve => ReviewStatus::Approved,
+            Decision::Reject => ReviewStatus::Rejected,
         }
     }
 }

@@ -37,7 +37,7 @@ use super::{
 };
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
-    domain::MediaType,
+    domain::{MediaType, RecordStatus},
     error::{AppError, FieldError, Result},
     http::{
         Validate, Validator,
@@ -244,7 +244,7 @@ async fn store_upload(
         uid,
         user_id: fields.owner,
         category_id: fields.category_id,
-        status: "uploaded",
+        status: RecordStatus::Uploaded,
         title: form.title.clone(),
         description: form.description.clone(),
         media_type: form.media_type,
