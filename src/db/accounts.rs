@@ -7,7 +7,7 @@ use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::domain::{MediaType, phone, time};
+use crate::domain::{MediaType, Phone, PhoneLookup, time};
 
 /// A user as every response shows it (the original's `UserRead`): never the password hash.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -77,24 +77,24 @@ pub async fn get_user(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<
     sqlx::query_as(&format!(r#"SELECT {USER_COLUMNS} FROM "user" WHERE id = $1"#)).bind(id).fetch_optional(db).await
 }
 
-/// Users whose stored phone is any form of `input` (E.164, national, `91`-prefixed, as typed),
-/// the exact E.164 match first.
+/// Users whose stored phone is any form of `phone` (E.164, national, `91`-prefixed, as typed),
+/// the exact E.164 match first (see [`PhoneLookup`]).
 #[instrument(skip_all)]
-pub async fn users_by_phone(db: impl PgExecutor<'_>, input: &str) -> sqlx::Result<Vec<UserRecord>> {
-    let forms = phone::lookup_forms(input);
-    let e164 = phone::normalize_phone(input).unwrap_or_else(|_| input.trim().to_owned());
+pub async fn users_by_phone(db: impl PgExecutor<'_>, phone: impl Into<PhoneLookup>) -> sqlx::Result<Vec<UserRecord>> {
+    let phone = phone.into();
     sqlx::query_as(&format!(
-        r#"SELECT {USER_COLUMNS} FROM "user" WHERE phone = ANY($1) ORDER BY (phone = $2) DESC, created_at, id"#
+        r#"SELECT {USER_COLUMNS} FROM "user" WHERE phone = ANY($1)
+           ORDER BY (phone = $2) IS TRUE DESC, created_at, id"#
     ))
-    .bind(&forms)
-    .bind(e164)
+    .bind(phone.forms())
+    .bind(phone.e164())
     .fetch_all(db)
     .await
 }
 
 /// The user a phone number designates, in any stored form.
-pub async fn user_by_phone(db: impl PgExecutor<'_>, input: &str) -> sqlx::Result<Option<UserRecord>> {
-    Ok(users_by_phone(db, input).await?.into_iter().next())
+pub async fn user_by_phone(db: impl PgExecutor<'_>, phone: impl Into<PhoneLookup>) -> sqlx::Result<Option<UserRecord>> {
+    Ok(users_by_phone(db, phone).await?.into_iter().next())
 }
 
 /// The user with this e-mail address (exact match, as the original compared).
@@ -118,15 +118,13 @@ pub async fn list_users(db: impl PgExecutor<'_>, skip: i64, limit: i64) -> sqlx:
 
 /// Login data of the account a phone number designates (any stored form, E.164 preferred).
 #[instrument(skip_all)]
-pub async fn credentials_by_phone(db: impl PgExecutor<'_>, input: &str) -> sqlx::Result<Option<Credentials>> {
-    let forms = phone::lookup_forms(input);
-    let e164 = phone::normalize_phone(input).unwrap_or_else(|_| input.trim().to_owned());
+pub async fn credentials_by_phone(db: impl PgExecutor<'_>, phone: &PhoneLookup) -> sqlx::Result<Option<Credentials>> {
     sqlx::query_as(
         r#"SELECT id, hashed_password, is_active FROM "user" WHERE phone = ANY($1)
-           ORDER BY (phone = $2) DESC, created_at LIMIT 1"#,
+           ORDER BY (phone = $2) IS TRUE DESC, created_at LIMIT 1"#,
     )
-    .bind(&forms)
-    .bind(e164)
+    .bind(phone.forms())
+    .bind(phone.e164())
     .fetch_optional(db)
     .await
 }
@@ -183,8 +181,8 @@ pub async fn record_consent(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<(
 /// A new account.
 #[derive(Debug, Clone)]
 pub struct NewUser<'a> {
-    /// Phone (E.164).
-    pub phone: &'a str,
+    /// Phone.
+    pub phone: &'a Phone,
     /// Display name.
     pub name: &'a str,
     /// E-mail.

@@ -6,6 +6,6 @@ pub mod roles;
 pub mod status;
 pub mod time;
 
-pub use phone::{PhoneError, normalize_phone};
+pub use phone::{Phone, PhoneError, PhoneLookup, normalize_phone};
 pub use roles::{MediaType, RoleName};
 pub use status::{RecordStatus, ReviewStatus};

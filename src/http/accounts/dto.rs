@@ -2,7 +2,7 @@
 //! validation rules (lengths as pydantic counted them).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -10,7 +10,8 @@ use uuid::Uuid;
 pub use crate::http::common::MessageResponse;
 use crate::{
     db::accounts::{ContributionItem, RoleRecord, UserRecord},
-    domain::{RoleName, normalize_phone},
+    domain::{Phone, PhoneError, RoleName},
+    error::{AppError, Result},
     http::{Validate, Validator, common::present},
 };
 
@@ -118,43 +119,75 @@ impl Validate for PasswordResetRequest {
     }
 }
 
-/// Adds a 422 for a phone number that cannot be normalised, as a pydantic `value_error`.
-fn check_phone(v: &mut Validator, field: &str, value: &str) {
-    if let Err(err) = normalize_phone(value) {
+/// A phone number as clients type it: E.164 (`+919000000001`), 10 national digits, or `91` and
+/// 10 digits; spaces, `-`, `(` and `)` are allowed anywhere. Stored normalised to E.164 (the
+/// pattern is exactly what `normalize_phone` accepts).
+// Parsed once, as the body is read: any string is accepted here and its parse kept, so that the
+// body's `Validate` reports a bad number among the body's other errors (pydantic's 422), and the
+// handler takes the parsed [`Phone`] from [`PhoneInput::phone`].
+#[derive(Debug, Clone, ToSchema)]
+#[schema(as = PhoneNumber, value_type = String, pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*(?:\+[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){1,14}|[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){9}|9[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*1(?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){10})[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*$", example = "+919000000001")]
+pub struct PhoneInput(Typed);
+
+/// The text as sent and what it parses to.
+#[derive(Debug, Clone)]
+struct Typed {
+    text: String,
+    parsed: std::result::Result<Phone, PhoneError>,
+}
+
+impl<'de> Deserialize<'de> for PhoneInput {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let parsed = Phone::parse(&text);
+        Ok(Self(Typed { text, parsed }))
+    }
+}
+
+impl PhoneInput {
+    /// The text as sent.
+    pub fn typed(&self) -> &str {
+        &self.0.text
+    }
+
+    /// Adds the 422 of a number that does not parse (a pydantic `value_error`) for `field`.
+    pub fn check(&self, v: &mut Validator, field: &str) {
+        if let Err(err) = &self.0.parsed {
+            self.report(v, field, *err);
+        }
+    }
+
+    /// The phone number of body field `field`: always there once the body's `Validate` ran
+    /// [`PhoneInput::check`] on it; otherwise the same 422 that check gives.
+    pub fn phone(&self, field: &str) -> Result<&Phone> {
+        self.0.parsed.as_ref().map_err(|err| {
+            let mut v = Validator::new("body");
+            self.report(&mut v, field, *err);
+            AppError::Validation(v.into_errors())
+        })
+    }
+
+    fn report(&self, v: &mut Validator, field: &str, err: PhoneError) {
         v.error(
             "value_error",
             field,
             format!("Value error, {err}"),
-            Some(value.into()),
+            Some(self.typed().into()),
             Some(json!({ "error": err.to_string() })),
         );
     }
 }
 
-/// The E.164 form of a phone that passed validation.
-pub fn e164(value: &str) -> String {
-    normalize_phone(value).unwrap_or_else(|_| value.trim().to_owned())
-}
-
-/// A phone number as clients type it: E.164 (`+919000000001`), 10 national digits, or `91` and
-/// 10 digits; spaces, `-`, `(` and `)` are allowed anywhere. Stored normalised to E.164 (the
-/// pattern is exactly what `normalize_phone` accepts).
-#[derive(ToSchema)]
-#[schema(value_type = String, pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*(?:\+[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){1,14}|[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){9}|9[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*1(?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){10})[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*$", example = "+919000000001")]
-#[allow(dead_code)]
-pub struct PhoneNumber(String);
-
 /// A request for a code.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OtpSendRequest {
     /// Phone number; normalised to E.164 (default country India).
-    #[schema(value_type = PhoneNumber)]
-    pub phone_number: String,
+    pub phone_number: PhoneInput,
 }
 
 impl Validate for OtpSendRequest {
     fn validate(&self, v: &mut Validator) {
-        check_phone(v, "phone_number", &self.phone_number);
+        self.phone_number.check(v, "phone_number");
     }
 }
 
@@ -166,8 +199,7 @@ fn default_true() -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OtpVerifyRequest {
     /// Phone number the code went to.
-    #[schema(value_type = PhoneNumber)]
-    pub phone_number: String,
+    pub phone_number: PhoneInput,
     /// The code.
     #[schema(min_length = 4, max_length = 8, example = "123456")]
     pub otp_code: String,
@@ -179,7 +211,7 @@ pub struct OtpVerifyRequest {
 
 impl Validate for OtpVerifyRequest {
     fn validate(&self, v: &mut Validator) {
-        check_phone(v, "phone_number", &self.phone_number);
+        self.phone_number.check(v, "phone_number");
         v.str_len("otp_code", &self.otp_code, 4, 8);
     }
 }
@@ -188,8 +220,7 @@ impl Validate for OtpVerifyRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SignupVerifyRequest {
     /// Phone number the code went to; becomes the account's phone.
-    #[schema(value_type = PhoneNumber)]
-    pub phone_number: String,
+    pub phone_number: PhoneInput,
     /// The code.
     #[schema(min_length = 4, max_length = 8, example = "123456")]
     pub otp_code: String,
@@ -226,7 +257,7 @@ pub struct SignupVerifyRequest {
 
 impl Validate for SignupVerifyRequest {
     fn validate(&self, v: &mut Validator) {
-        check_phone(v, "phone_number", &self.phone_number);
+        self.phone_number.check(v, "phone_number");
         v.str_len("otp_code", &self.otp_code, 4, 8);
         check_profile(v, &self.name, self.email.as_deref(), self.gender.as_deref(), self.place.as_deref());
         // An empty password from a form means "none".
@@ -240,8 +271,7 @@ impl Validate for SignupVerifyRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ForgotPasswordVerifyRequest {
     /// Phone number the code went to.
-    #[schema(value_type = PhoneNumber)]
-    pub phone_number: String,
+    pub phone_number: PhoneInput,
     /// The code.
     #[schema(min_length = 4, max_length = 8, example = "123456")]
     pub otp_code: String,
@@ -252,7 +282,7 @@ pub struct ForgotPasswordVerifyRequest {
 
 impl Validate for ForgotPasswordVerifyRequest {
     fn validate(&self, v: &mut Validator) {
-        check_phone(v, "phone_number", &self.phone_number);
+        self.phone_number.check(v, "phone_number");
         v.str_len("otp_code", &self.otp_code, 4, 8);
         v.str_len("new_password", &self.new_password, 6, 100);
     }
@@ -312,8 +342,7 @@ fn check_profile(v: &mut Validator, name: &str, email: Option<&str>, gender: Opt
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserCreateRequest {
     /// Phone number, at most 20 characters as typed; stored in E.164 (default country India).
-    #[schema(value_type = PhoneNumber)]
-    pub phone: String,
+    pub phone: PhoneInput,
     /// Display name (not blank).
     #[schema(
         min_length = 1,
@@ -348,9 +377,9 @@ pub struct UserCreateRequest {
 
 impl Validate for UserCreateRequest {
     fn validate(&self, v: &mut Validator) {
-        v.str_len("phone", &self.phone, 1, 20);
-        if !self.phone.is_empty() {
-            check_phone(v, "phone", &self.phone);
+        v.str_len("phone", self.phone.typed(), 1, 20);
+        if !self.phone.typed().is_empty() {
+            self.phone.check(v, "phone");
         }
         check_profile(v, &self.name, self.email.as_deref(), self.gender.as_deref(), self.place.as_deref());
         v.str_len("password", &self.password, 6, 100);
@@ -562,6 +591,23 @@ pub struct ContributionFilterRead {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phone_is_parsed_once_and_a_bad_one_is_reported_with_the_other_errors() {
+        let body: OtpVerifyRequest =
+            serde_json::from_value(json!({"phone_number": "+91 90000-00001", "otp_code": "123456"})).unwrap();
+        assert_eq!(body.phone_number.phone("phone_number").unwrap().as_str(), "+919000000001");
+        assert!(Validator::check("body", &body).is_ok());
+
+        let body: OtpVerifyRequest = serde_json::from_value(json!({"phone_number": "12345", "otp_code": "1"})).unwrap();
+        let Err(AppError::Validation(errors)) = Validator::check("body", &body) else { panic!("422 expected") };
+        let kinds: Vec<(&str, &Value)> = errors.iter().map(|e| (e.kind.as_str(), &e.loc[1])).collect();
+        assert_eq!(kinds, [("value_error", &json!("phone_number")), ("string_too_short", &json!("otp_code"))]);
+        assert_eq!(errors[0].msg, "Value error, Phone number must include country code");
+        // Asked for anyway, the number answers the same 422 rather than a made-up phone.
+        let Err(AppError::Validation(alone)) = body.phone_number.phone("phone_number") else { panic!() };
+        assert_eq!(alone, errors[..1]);
+    }
 
     #[test]
     fn emails_are_checked_and_domains_lower_cased() {

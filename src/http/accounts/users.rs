@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{
     dto::{
         AddRoleQuery, ContributionFilterRead, ContributionRead, ContributionsByMediaType, LastLoginRequest,
-        MessageResponse, UserCreateRequest, UserListQuery, UserUpdateRequest, UserWithRoles, e164, normalize_email,
+        MessageResponse, UserCreateRequest, UserListQuery, UserUpdateRequest, UserWithRoles, normalize_email,
     },
     path_int, path_uuid, require_self_or, user_not_found, user_with_roles,
 };
@@ -111,9 +111,9 @@ pub async fn create_user(
             vec![role.id]
         }
     };
-    let phone = e164(&body.phone);
+    let phone = body.phone.phone("phone")?;
     let phone_taken = || AppError::Conflict(format!("Phone '{phone}' already exists"));
-    if accounts::user_by_phone(&state.db, &phone).await?.is_some() {
+    if accounts::user_by_phone(&state.db, phone).await?.is_some() {
         return Err(phone_taken());
     }
     let email = body.email.as_deref().and_then(|e| normalize_email(e).ok());
@@ -128,7 +128,7 @@ pub async fn create_user(
     let user = accounts::insert_user(
         &mut *tx,
         &accounts::NewUser {
-            phone: &phone,
+            phone,
             name: body.name.trim(),
             email: email.as_deref(),
             gender: body.gender.as_deref(),
