@@ -16,7 +16,10 @@ use uuid::Uuid;
 use crate::{
     auth::{Auth, roles::AdminOnly, roles::AnyRole},
     error::{AppError, FieldError, Result, ResultExt},
-    http::{ValidJson, Validate, Validator},
+    http::{
+        ValidJson, Validate, Validator,
+        limits::{CATEGORY_DESCRIPTION_MAX, CATEGORY_NAME_MAX, CATEGORY_TITLE_MAX},
+    },
     state::AppState,
 };
 
@@ -101,9 +104,9 @@ pub struct CategoryUpdate {
 
 impl Validate for CategoryCreate {
     fn validate(&self, v: &mut Validator) {
-        v.non_blank("name", &self.name, 100);
-        v.non_blank("title", &self.title, 200);
-        v.opt_str_len("description", self.description.as_deref(), 0, 500);
+        v.non_blank("name", &self.name, CATEGORY_NAME_MAX);
+        v.non_blank("title", &self.title, CATEGORY_TITLE_MAX);
+        v.opt_str_len("description", self.description.as_deref(), 0, CATEGORY_DESCRIPTION_MAX);
     }
 }
 
@@ -113,17 +116,17 @@ impl Validate for CategoryUpdate {
             v.error("missing", field, "Field cannot be null", Some(serde_json::Value::Null), None)
         };
         match &self.name {
-            Some(Some(name)) => v.non_blank("name", name, 100),
+            Some(Some(name)) => v.non_blank("name", name, CATEGORY_NAME_MAX),
             Some(None) => null(v, "name"),
             None => {}
         }
         match &self.title {
-            Some(Some(title)) => v.non_blank("title", title, 200),
+            Some(Some(title)) => v.non_blank("title", title, CATEGORY_TITLE_MAX),
             Some(None) => null(v, "title"),
             None => {}
         }
         if let Some(Some(d)) = &self.description {
-            v.str_len("description", d, 0, 500);
+            v.str_len("description", d, 0, CATEGORY_DESCRIPTION_MAX);
         }
         if matches!(self.published, Some(None)) {
             null(v, "published");

@@ -12,7 +12,7 @@ use crate::{
     db::accounts::{ContributionItem, RoleRecord, UserRecord},
     domain::{Phone, PhoneError, RoleName},
     error::{AppError, Result},
-    http::{Validate, Validator, common::present},
+    http::{Validate, Validator, common::present, limits::*},
 };
 
 /// A user with their roles (the original's `UserWithRoles`).
@@ -78,8 +78,8 @@ pub struct LoginRequest {
 
 impl Validate for LoginRequest {
     fn validate(&self, v: &mut Validator) {
-        v.str_len("phone", &self.phone, 1, 20);
-        v.str_len("password", &self.password, 1, 1024);
+        v.str_len("phone", &self.phone, 1, PHONE_MAX);
+        v.str_len("password", &self.password, 1, LOGIN_PASSWORD_MAX);
     }
 }
 
@@ -96,8 +96,8 @@ pub struct PasswordChangeRequest {
 
 impl Validate for PasswordChangeRequest {
     fn validate(&self, v: &mut Validator) {
-        v.str_len("current_password", &self.current_password, 1, 1024);
-        v.str_len("new_password", &self.new_password, 6, 100);
+        v.str_len("current_password", &self.current_password, 1, LOGIN_PASSWORD_MAX);
+        v.str_len("new_password", &self.new_password, PASSWORD_MIN, PASSWORD_MAX);
     }
 }
 
@@ -114,8 +114,8 @@ pub struct PasswordResetRequest {
 
 impl Validate for PasswordResetRequest {
     fn validate(&self, v: &mut Validator) {
-        v.str_len("phone", &self.phone, 1, 20);
-        v.str_len("new_password", &self.new_password, 6, 100);
+        v.str_len("phone", &self.phone, 1, PHONE_MAX);
+        v.str_len("new_password", &self.new_password, PASSWORD_MIN, PASSWORD_MAX);
     }
 }
 
@@ -212,7 +212,7 @@ pub struct OtpVerifyRequest {
 impl Validate for OtpVerifyRequest {
     fn validate(&self, v: &mut Validator) {
         self.phone_number.check(v, "phone_number");
-        v.str_len("otp_code", &self.otp_code, 4, 8);
+        v.str_len("otp_code", &self.otp_code, OTP_CODE_MIN, OTP_CODE_MAX);
     }
 }
 
@@ -258,11 +258,11 @@ pub struct SignupVerifyRequest {
 impl Validate for SignupVerifyRequest {
     fn validate(&self, v: &mut Validator) {
         self.phone_number.check(v, "phone_number");
-        v.str_len("otp_code", &self.otp_code, 4, 8);
+        v.str_len("otp_code", &self.otp_code, OTP_CODE_MIN, OTP_CODE_MAX);
         check_profile(v, &self.name, self.email.as_deref(), self.gender.as_deref(), self.place.as_deref());
         // An empty password from a form means "none".
         if let Some(p) = self.password.as_deref().filter(|p| !p.is_empty()) {
-            v.str_len("password", p, 6, 100);
+            v.str_len("password", p, PASSWORD_MIN, PASSWORD_MAX);
         }
     }
 }
@@ -283,8 +283,8 @@ pub struct ForgotPasswordVerifyRequest {
 impl Validate for ForgotPasswordVerifyRequest {
     fn validate(&self, v: &mut Validator) {
         self.phone_number.check(v, "phone_number");
-        v.str_len("otp_code", &self.otp_code, 4, 8);
-        v.str_len("new_password", &self.new_password, 6, 100);
+        v.str_len("otp_code", &self.otp_code, OTP_CODE_MIN, OTP_CODE_MAX);
+        v.str_len("new_password", &self.new_password, PASSWORD_MIN, PASSWORD_MAX);
     }
 }
 
@@ -317,13 +317,13 @@ fn check_email(v: &mut Validator, field: &str, value: &str) {
             Some(json!({ "reason": reason })),
         );
     } else {
-        v.str_len(field, value.trim(), 1, 100);
+        v.str_len(field, value.trim(), 1, EMAIL_MAX);
     }
 }
 
 /// A display name: 1..100 characters, not blank (the original's message).
 fn check_name(v: &mut Validator, name: &str) {
-    v.str_len("name", name, 1, 100);
+    v.str_len("name", name, 1, USER_NAME_MAX);
     if !name.is_empty() && name.trim().is_empty() {
         v.error("value_error", "name", "Value error, Name must not be blank", Some(name.into()), None);
     }
@@ -334,8 +334,8 @@ fn check_profile(v: &mut Validator, name: &str, email: Option<&str>, gender: Opt
     if let Some(email) = email {
         check_email(v, "email", email);
     }
-    v.opt_str_len("gender", gender, 0, 20);
-    v.opt_str_len("place", place, 0, 100);
+    v.opt_str_len("gender", gender, 0, GENDER_MAX);
+    v.opt_str_len("place", place, 0, PLACE_MAX);
 }
 
 /// Public sign-up (and admin creation) of an account (the original's `UserCreate`).
@@ -377,12 +377,12 @@ pub struct UserCreateRequest {
 
 impl Validate for UserCreateRequest {
     fn validate(&self, v: &mut Validator) {
-        v.str_len("phone", self.phone.typed(), 1, 20);
+        v.str_len("phone", self.phone.typed(), 1, PHONE_MAX);
         if !self.phone.typed().is_empty() {
             self.phone.check(v, "phone");
         }
         check_profile(v, &self.name, self.email.as_deref(), self.gender.as_deref(), self.place.as_deref());
-        v.str_len("password", &self.password, 6, 100);
+        v.str_len("password", &self.password, PASSWORD_MIN, PASSWORD_MAX);
     }
 }
 
@@ -439,10 +439,10 @@ impl Validate for UserUpdateRequest {
             check_email(v, "email", email);
         }
         if let Some(Some(gender)) = &self.gender {
-            v.str_len("gender", gender, 0, 20);
+            v.str_len("gender", gender, 0, GENDER_MAX);
         }
         if let Some(Some(place)) = &self.place {
-            v.str_len("place", place, 0, 100);
+            v.str_len("place", place, 0, PLACE_MAX);
         }
         if let Some(None) = self.is_active {
             null(v, "is_active", "bool_type", "Input should be a valid boolean");
@@ -492,7 +492,7 @@ impl Validate for UserListQuery {
             v.range_i64("skip", skip, 0, i64::MAX);
         }
         if let Some(limit) = self.limit {
-            v.range_i64("limit", limit, 1, 1000);
+            v.range_i64("limit", limit, 1, PAGE_MAX);
         }
     }
 }
@@ -522,7 +522,7 @@ pub struct RoleCreateRequest {
 
 impl Validate for RoleCreateRequest {
     fn validate(&self, v: &mut Validator) {
-        v.opt_str_len("description", self.description.as_deref(), 0, 255);
+        v.opt_str_len("description", self.description.as_deref(), 0, ROLE_DESCRIPTION_MAX);
     }
 }
 
@@ -537,7 +537,7 @@ pub struct RoleUpdateRequest {
 
 impl Validate for RoleUpdateRequest {
     fn validate(&self, v: &mut Validator) {
-        v.opt_str_len("description", self.description.as_deref(), 0, 255);
+        v.opt_str_len("description", self.description.as_deref(), 0, ROLE_DESCRIPTION_MAX);
     }
 }
 

@@ -21,9 +21,13 @@ use super::{
 };
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
-    domain::{MediaType, RecordStatus, status::STATUS_MAX_CHARS},
+    domain::{MediaType, RecordStatus},
     error::{AppError, FieldError, Result, ResultExt},
-    http::{ValidJson, ValidQuery, Validate, Validator, common::present},
+    http::{
+        ValidJson, ValidQuery, Validate, Validator,
+        common::present,
+        limits::{PAGE_MAX, RECORD_DESCRIPTION_MAX, RECORD_STATUS_MAX, RECORD_TITLE_MAX, SAMPLE_FILE_KB_MAX},
+    },
     state::AppState,
     storage::objects::record_key,
 };
@@ -74,7 +78,7 @@ fn default_limit() -> i64 {
 impl Validate for ListQuery {
     fn validate(&self, v: &mut Validator) {
         v.range_i64("skip", self.skip, 0, i64::MAX);
-        v.range_i64("limit", self.limit, 1, 1000);
+        v.range_i64("limit", self.limit, 1, PAGE_MAX);
         if let Some(hash) = &self.content_sha256
             && !(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
         {
@@ -278,8 +282,8 @@ pub struct RecordCreate {
 
 impl Validate for RecordCreate {
     fn validate(&self, v: &mut Validator) {
-        v.non_blank("title", &self.title, 200);
-        v.opt_str_len("description", self.description.as_deref(), 0, 1000);
+        v.non_blank("title", &self.title, RECORD_TITLE_MAX);
+        v.opt_str_len("description", self.description.as_deref(), 0, RECORD_DESCRIPTION_MAX);
         check_location(v, &self.location, &self.latitude, &self.longitude);
         check_extra_fields(v, self.language.as_deref(), self.release_rights.as_deref());
     }
@@ -305,7 +309,7 @@ fn default_kb() -> i64 {
 
 impl Validate for CreateQuery {
     fn validate(&self, v: &mut Validator) {
-        v.range_i64("file_size_kb", self.file_size_kb, 1, 1000);
+        v.range_i64("file_size_kb", self.file_size_kb, 1, SAMPLE_FILE_KB_MAX);
     }
 }
 
@@ -569,18 +573,18 @@ impl Validate for RecordUpdate {
         let null =
             |v: &mut Validator, field: &str| v.error("missing", field, "Field cannot be null", Some(Value::Null), None);
         match &self.title {
-            Some(Some(t)) => v.non_blank("title", t, 200),
+            Some(Some(t)) => v.non_blank("title", t, RECORD_TITLE_MAX),
             Some(None) => null(v, "title"),
             None => {}
         }
         if let Some(Some(d)) = &self.description {
-            v.str_len("description", d, 0, 1000);
+            v.str_len("description", d, 0, RECORD_DESCRIPTION_MAX);
         }
         if matches!(self.media_type, Some(None)) {
             null(v, "media_type");
         }
         match &self.status {
-            Some(Some(s)) => v.str_len("status", s.as_str(), 1, STATUS_MAX_CHARS),
+            Some(Some(s)) => v.str_len("status", s.as_str(), 1, RECORD_STATUS_MAX),
             Some(None) => null(v, "status"),
             None => {}
         }

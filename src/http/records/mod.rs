@@ -24,7 +24,10 @@ use crate::{
     config::Config,
     domain::{MediaType, RecordStatus, ReviewStatus},
     error::{AppError, Result},
-    http::Validator,
+    http::{
+        Validator,
+        limits::{LATITUDE_MAX, LONGITUDE_MAX, RECORD_TAG_MAX},
+    },
     state::AppState,
     storage::objects::file_url,
 };
@@ -269,14 +272,14 @@ pub fn check_lat_lon(v: &mut Validator, latitude: Option<f64>, longitude: Option
 
 /// Checks a latitude/longitude pair under `prefix` fields (`location.latitude`, `latitude`).
 pub fn check_point(v: &mut Validator, lat_field: &str, lon_field: &str, point: &Location) {
-    v.range_f64(lat_field, point.latitude, -90.0, 90.0);
-    v.range_f64(lon_field, point.longitude, -180.0, 180.0);
+    v.range_f64(lat_field, point.latitude, -LATITUDE_MAX, LATITUDE_MAX);
+    v.range_f64(lon_field, point.longitude, -LONGITUDE_MAX, LONGITUDE_MAX);
 }
 
 /// Checks the free-text fields clients send with a record.
 pub fn check_extra_fields(v: &mut Validator, language: Option<&str>, release_rights: Option<&str>) {
-    v.opt_str_len("language", language, 1, 50);
-    v.opt_str_len("release_rights", release_rights, 1, 50);
+    v.opt_str_len("language", language, 1, RECORD_TAG_MAX);
+    v.opt_str_len("release_rights", release_rights, 1, RECORD_TAG_MAX);
 }
 
 /// Resolves the owner of a new record: the caller, or for an admin the given user. A non-admin

@@ -13,7 +13,10 @@ use crate::{
     auth::{Auth, roles::AdminOrReviewer},
     domain::{MediaType, ReviewStatus},
     error::Result,
-    http::{ValidJson, ValidQuery, Validate, Validator},
+    http::{
+        ValidJson, ValidQuery, Validate, Validator,
+        limits::{LEASE_MAX_SECONDS, LEASE_MIN_SECONDS, QUEUE_BATCH_MAX, REVIEW_NOTE_MAX},
+    },
     state::AppState,
 };
 
@@ -51,7 +54,7 @@ pub struct ReviewRequest {
 
 impl Validate for ReviewRequest {
     fn validate(&self, v: &mut Validator) {
-        v.opt_str_len("note", self.note.as_deref(), 0, 1000);
+        v.opt_str_len("note", self.note.as_deref(), 0, REVIEW_NOTE_MAX);
     }
 }
 
@@ -114,8 +117,8 @@ fn lease() -> i64 {
 
 impl Validate for QueueQuery {
     fn validate(&self, v: &mut Validator) {
-        v.range_i64("limit", self.limit, 1, 50);
-        v.range_i64("lease_seconds", self.lease_seconds, 30, 3600);
+        v.range_i64("limit", self.limit, 1, QUEUE_BATCH_MAX);
+        v.range_i64("lease_seconds", self.lease_seconds, LEASE_MIN_SECONDS, LEASE_MAX_SECONDS);
     }
 }
 

@@ -18,7 +18,10 @@ use crate::{
     auth::{Auth, roles::AnyRole},
     domain::MediaType,
     error::{AppError, Result},
-    http::{ValidQuery, Validate, Validator},
+    http::{
+        ValidQuery, Validate, Validator,
+        limits::{DISTANCE_MAX_M, DISTANCE_PAGE_MAX, LATITUDE_MAX, LONGITUDE_MAX, NEARBY_RADIUS_MAX_M, PAGE_MAX},
+    },
     state::AppState,
 };
 
@@ -65,8 +68,8 @@ fn limit_50() -> i64 {
 }
 
 fn check_centre(v: &mut Validator, latitude: f64, longitude: f64) {
-    v.range_f64("latitude", latitude, -90.0, 90.0);
-    v.range_f64("longitude", longitude, -180.0, 180.0);
+    v.range_f64("latitude", latitude, -LATITUDE_MAX, LATITUDE_MAX);
+    v.range_f64("longitude", longitude, -LONGITUDE_MAX, LONGITUDE_MAX);
 }
 
 fn check_positive(v: &mut Validator, field: &str, value: f64, max: f64) {
@@ -81,12 +84,12 @@ impl Validate for NearbyQuery {
     fn validate(&self, v: &mut Validator) {
         check_centre(v, self.latitude, self.longitude);
         if let Some(d) = self.distance_meters {
-            check_positive(v, "distance_meters", d, 50_000.0);
+            check_positive(v, "distance_meters", d, NEARBY_RADIUS_MAX_M);
         } else if let Some(r) = self.radius {
-            check_positive(v, "radius", r, 50_000.0);
+            check_positive(v, "radius", r, NEARBY_RADIUS_MAX_M);
         }
         v.range_i64("skip", self.skip, 0, i64::MAX);
-        v.range_i64("limit", self.limit, 1, 1000);
+        v.range_i64("limit", self.limit, 1, PAGE_MAX);
     }
 }
 
@@ -122,12 +125,12 @@ pub struct BboxQuery {
 
 impl Validate for BboxQuery {
     fn validate(&self, v: &mut Validator) {
-        v.range_f64("min_lat", self.min_lat, -90.0, 90.0);
-        v.range_f64("max_lat", self.max_lat, -90.0, 90.0);
-        v.range_f64("min_lng", self.min_lng, -180.0, 180.0);
-        v.range_f64("max_lng", self.max_lng, -180.0, 180.0);
+        v.range_f64("min_lat", self.min_lat, -LATITUDE_MAX, LATITUDE_MAX);
+        v.range_f64("max_lat", self.max_lat, -LATITUDE_MAX, LATITUDE_MAX);
+        v.range_f64("min_lng", self.min_lng, -LONGITUDE_MAX, LONGITUDE_MAX);
+        v.range_f64("max_lng", self.max_lng, -LONGITUDE_MAX, LONGITUDE_MAX);
         v.range_i64("skip", self.skip, 0, i64::MAX);
-        v.range_i64("limit", self.limit, 1, 1000);
+        v.range_i64("limit", self.limit, 1, PAGE_MAX);
     }
 }
 
@@ -162,10 +165,10 @@ impl Validate for DistanceQuery {
     fn validate(&self, v: &mut Validator) {
         check_centre(v, self.latitude, self.longitude);
         if let Some(d) = self.max_distance_meters {
-            check_positive(v, "max_distance_meters", d, 100_000.0);
+            check_positive(v, "max_distance_meters", d, DISTANCE_MAX_M);
         }
         v.range_i64("skip", self.skip, 0, i64::MAX);
-        v.range_i64("limit", self.limit, 1, 500);
+        v.range_i64("limit", self.limit, 1, DISTANCE_PAGE_MAX);
     }
 }
 

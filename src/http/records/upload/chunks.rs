@@ -14,7 +14,10 @@ use super::{
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
     error::{AppError, FieldError, Result},
-    http::{Validate, Validator},
+    http::{
+        Validate, Validator,
+        limits::{FILE_NAME_MAX, TOTAL_CHUNKS_MAX},
+    },
     state::AppState,
     storage::objects::chunk_key,
 };
@@ -73,9 +76,9 @@ impl UploadFormSpec for ChunkForm {
 
 impl Validate for ChunkForm {
     fn validate(&self, v: &mut Validator) {
-        v.range_i64("total_chunks", self.total_chunks, 1, 100_000);
+        v.range_i64("total_chunks", self.total_chunks, 1, TOTAL_CHUNKS_MAX);
         v.range_i64("chunk_index", self.chunk_index, 0, (self.total_chunks - 1).max(0));
-        v.opt_str_len("filename", self.filename.as_deref(), 1, 255);
+        v.opt_str_len("filename", self.filename.as_deref(), 1, FILE_NAME_MAX);
     }
 }
 

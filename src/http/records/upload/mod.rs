@@ -42,6 +42,7 @@ use crate::{
     http::{
         Validate, Validator,
         extract::{NUL_MESSAGE, nul_location},
+        limits::{FILE_NAME_MAX, RECORD_DESCRIPTION_MAX, RECORD_TITLE_MAX, TOTAL_CHUNKS_MAX},
     },
     media,
     state::AppState,
@@ -141,8 +142,8 @@ impl UploadFormSpec for UploadForm {
 
 impl Validate for UploadForm {
     fn validate(&self, v: &mut Validator) {
-        v.non_blank("title", &self.title, 200);
-        v.opt_str_len("description", self.description.as_deref(), 0, 1000);
+        v.non_blank("title", &self.title, RECORD_TITLE_MAX);
+        v.opt_str_len("description", self.description.as_deref(), 0, RECORD_DESCRIPTION_MAX);
         check_lat_lon(v, self.latitude, self.longitude);
         if let Some(raw) = &self.use_uid_filename
             && parse_bool(raw).is_none()
@@ -171,9 +172,9 @@ impl Validate for UploadForm {
                 Ok(_) => {}
             }
         }
-        v.opt_str_len("filename", self.filename.as_deref(), 1, 255);
+        v.opt_str_len("filename", self.filename.as_deref(), 1, FILE_NAME_MAX);
         if let Some(total) = self.total_chunks {
-            v.range_i64("total_chunks", total, 1, 100_000);
+            v.range_i64("total_chunks", total, 1, TOTAL_CHUNKS_MAX);
         }
     }
 }
