@@ -8,7 +8,7 @@ use axum::{Json, extract::State};
 use super::{
     dto::{LoginRequest, MessageResponse, PasswordChangeRequest, PasswordResetRequest, TokenWithUser, UserWithRoles},
     otp::limiter_down,
-    user_with_roles,
+    shared::user_with_roles,
 };
 use crate::{
     auth::{

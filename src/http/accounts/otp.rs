@@ -12,7 +12,7 @@ use super::{
         ForgotPasswordVerifyRequest, MessageResponse, OtpResponse, OtpSendRequest, OtpTokenResponse, OtpVerifyRequest,
         SignupVerifyRequest, normalize_email,
     },
-    user_with_roles,
+    shared::user_with_roles,
 };
 use crate::{
     auth::{

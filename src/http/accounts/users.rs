@@ -15,7 +15,7 @@ use super::{
         AddRoleQuery, ContributionFilterRead, ContributionRead, ContributionsByMediaType, LastLoginRequest,
         MessageResponse, UserCreateRequest, UserListQuery, UserUpdateRequest, UserWithRoles, normalize_email,
     },
-    path_int, path_uuid, require_self_or, user_not_found, user_with_roles,
+    shared::{path_int, path_uuid, require_self_or, user_not_found, user_with_roles},
 };
 use crate::{
     auth::{

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{
+use super::shared::{
     Location, RECORD_COLUMNS, RecordRead, RecordRow, check_extra_fields, check_lat_lon, check_point, fetch_record,
     load_visible, parse_record_id, record_not_found, require_category_for, resolve_owner,
 };

@@ -11,7 +11,7 @@ use axum::{
 use futures::TryStreamExt;
 use object_store::GetRange;
 
-use super::{load_visible, parse_record_id};
+use super::shared::{load_visible, parse_record_id};
 use crate::{
     auth::{Auth, roles::AnyRole},
     error::{AppError, Result},

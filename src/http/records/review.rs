@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{RECORD_COLUMNS, RecordRead, RecordRow, parse_record_id, record_not_found};
+use super::shared::{RECORD_COLUMNS, RecordRead, RecordRow, parse_record_id, record_not_found};
 use crate::{
     auth::{Auth, roles::AdminOrReviewer},
     domain::{MediaType, ReviewStatus},

@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{RECORD_COLUMNS, RecordRead, RecordRow, crud::push_visibility};
+use super::{
+    crud::push_visibility,
+    shared::{RECORD_COLUMNS, RecordRead, RecordRow},
+};
 use crate::{
     auth::{Auth, roles::AnyRole},
     domain::MediaType,

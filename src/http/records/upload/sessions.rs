@@ -175,3 +175,13 @@ pub async fn cleanup_abandoned_uploads(state: &AppState, older_than: Duration) -
     }
     Ok(removed)
 }
+
+/// Notes on the session the key of the object a finalise is about to store.
+pub(super) async fn note_object_key(db: &mut PgConnection, upload_uuid: Uuid, key: &str) -> Result<()> {
+    sqlx::query("UPDATE upload_session SET finalise_object_key = $2 WHERE upload_uuid = $1")
+        .bind(upload_uuid)
+        .bind(key)
+        .execute(db)
+        .await?;
+    Ok(())
+}
