@@ -121,16 +121,36 @@ pub enum AppError {
     Internal(#[from] anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct DetailBody<'a> {
-    detail: &'a str,
+/// Error body of every non-validation error.
+///
+/// The one envelope of the API: it is what [`AppError`] answers and the schema every handler's
+/// `responses(...)` names (component `ErrorDetail`).
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(description = "Error body of every non-validation error.")]
+pub struct ErrorDetail {
+    /// Human-readable message.
+    pub detail: String,
 }
 
-#[derive(Serialize)]
-struct ValidationBody<'a> {
-    detail: &'static str,
-    errors: &'a [FieldError],
+impl ErrorDetail {
+    /// The body for `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self { detail: message.into() }
+    }
 }
+
+/// Body of a 422 answer.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct ValidationErrorBody {
+    /// Always `Validation error`.
+    #[schema(value_type = String)]
+    pub detail: &'static str,
+    /// One entry per problem.
+    pub errors: Vec<FieldError>,
+}
+
+/// The `detail` of every 422.
+pub const VALIDATION_ERROR: &str = "Validation error";
 
 impl AppError {
     /// A single-field 422.
@@ -221,7 +241,7 @@ impl IntoResponse for AppError {
         }
         match self {
             Self::Validation(errors) => {
-                (status, Json(ValidationBody { detail: "Validation error", errors: &errors })).into_response()
+                (status, Json(ValidationErrorBody { detail: VALIDATION_ERROR, errors })).into_response()
             }
             Self::Database(ref err) => {
                 tracing::error!(error = %err, error.debug = ?err, "database error");
@@ -232,15 +252,12 @@ impl IntoResponse for AppError {
                 internal()
             }
             Self::Unauthorized(ref message) => {
-                let mut response = (status, Json(DetailBody { detail: message })).into_response();
+                let mut response = (status, Json(ErrorDetail::new(message.as_str()))).into_response();
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 response
             }
             Self::ServiceUnavailable(ref message) => unavailable(message),
-            ref other => {
-                let message = other.to_string();
-                (status, Json(DetailBody { detail: &message })).into_response()
-            }
+            ref other => (status, Json(ErrorDetail::new(other.to_string()))).into_response(),
         }
     }
 }
@@ -265,19 +282,19 @@ pub fn is_storage_full(err: &std::io::Error) -> bool {
 }
 
 fn unavailable(message: &str) -> Response {
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(DetailBody { detail: message })).into_response();
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(ErrorDetail::new(message))).into_response();
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
     response
 }
 
 fn internal() -> Response {
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(DetailBody { detail: "Internal server error" })).into_response()
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(ErrorDetail::new("Internal server error"))).into_response()
 }
 
 /// Answers a bare status with the original's default detail text (404 `Not Found`, ...).
 pub fn status_detail(status: StatusCode) -> Response {
     let detail = status.canonical_reason().unwrap_or("Error");
-    (status, Json(DetailBody { detail })).into_response()
+    (status, Json(ErrorDetail::new(detail))).into_response()
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub fn build(state: AppState) -> Router {
     Router::new()
         .merge(http::root::router())
         .merge(http::health::router())
-        .merge(http::docs::router())
+        .merge(http::docs::router(crate::openapi::openapi()))
         .nest("/api/v1", api_routes())
         .fallback(|| async { status_detail(StatusCode::NOT_FOUND) })
         .method_not_allowed_fallback(|| async { status_detail(StatusCode::METHOD_NOT_ALLOWED) })

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::{
-    auth::{sms::SmsSender, token::TokenKeys},
+    auth::{extract::AuthState, sms::SmsSender, token::TokenKeys},
     config::Config,
     media::DurationProbe,
     ratelimit::RateLimiter,
@@ -47,5 +47,15 @@ impl AppState {
         };
         let media = DurationProbe::new(config.probe_limits()?);
         Ok(Self { config: Arc::new(config), db, storage, tokens, sms, limiter, media })
+    }
+}
+
+impl AuthState for AppState {
+    fn db(&self) -> &PgPool {
+        &self.db
+    }
+
+    fn tokens(&self) -> &TokenKeys {
+        &self.tokens
     }
 }

@@ -9,10 +9,20 @@ use std::marker::PhantomData;
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use chrono::{DateTime, Utc};
+use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::roles::RoleSet;
-use crate::{domain::RoleName, error::AppError, state::AppState};
+use super::{roles::RoleSet, token::TokenKeys};
+use crate::{domain::RoleName, error::AppError};
+
+/// What the extractors need from the application state: the database (fresh roles, revocation)
+/// and the token keys. The state implements it, so this layer does not depend on the state.
+pub trait AuthState: Send + Sync {
+    /// The database pool.
+    fn db(&self) -> &PgPool;
+    /// The access-token keys.
+    fn tokens(&self) -> &TokenKeys;
+}
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -68,19 +78,19 @@ pub fn bearer_token(parts: &Parts) -> Result<Option<&str>, AppError> {
     if credentials.is_empty() { Ok(None) } else { Ok(Some(credentials)) }
 }
 
-impl FromRequestParts<AppState> for CurrentUser {
+impl<S: AuthState> FromRequestParts<S> for CurrentUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?.ok_or_else(|| AppError::Forbidden("Not authenticated".into()))?;
         authenticate(state, token).await
     }
 }
 
 /// Validates a token and loads its user with fresh roles.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<CurrentUser, AppError> {
+pub async fn authenticate(state: &impl AuthState, token: &str) -> Result<CurrentUser, AppError> {
     let invalid = || AppError::Unauthorized("Could not validate credentials".into());
-    let claims = state.tokens.verify(token.trim()).map_err(|_| invalid())?;
+    let claims = state.tokens().verify(token.trim()).map_err(|_| invalid())?;
     let user_id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthorized("Invalid user ID format".into()))?;
     let row = sqlx::query_as::<_, AuthRow>(
         r#"SELECT u.id, u.phone, u.name, u.is_active, u.tokens_valid_after,
@@ -92,7 +102,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<CurrentUser, 
            GROUP BY u.id"#,
     )
     .bind(user_id)
-    .fetch_optional(&state.db)
+    .fetch_optional(state.db())
     .await?
     .ok_or_else(|| AppError::Unauthorized("User not found".into()))?;
     if !row.is_active {
@@ -126,10 +136,10 @@ impl<R: RoleSet> std::ops::Deref for Auth<R> {
     }
 }
 
-impl<R: RoleSet> FromRequestParts<AppState> for Auth<R> {
+impl<S: AuthState, R: RoleSet> FromRequestParts<S> for Auth<R> {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user = CurrentUser::from_request_parts(parts, state).await?;
         if !R::allows(&user.roles) {
             return Err(AppError::Forbidden(R::denied_message(&user.roles)));
@@ -144,10 +154,10 @@ impl<R: RoleSet> FromRequestParts<AppState> for Auth<R> {
 #[derive(Debug, Clone)]
 pub struct OptionalUser(pub Option<CurrentUser>);
 
-impl FromRequestParts<AppState> for OptionalUser {
+impl<S: AuthState> FromRequestParts<S> for OptionalUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Ok(Some(token)) = bearer_token(parts) else { return Ok(Self(None)) };
         match authenticate(state, token).await {
             Ok(user) => Ok(Self(Some(user))),

@@ -10,6 +10,8 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use crate::domain::Phone;
+
 /// What a code was sent for; a code is only good for its own flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtpPurpose {
@@ -54,7 +56,7 @@ pub fn code_matches(phone: &str, secret: &str, code: &str, stored: &str) -> bool
 }
 
 /// True when a code went to `phone` less than `minutes` ago (for any purpose).
-pub async fn sent_recently(db: impl PgExecutor<'_>, phone: &str, minutes: i64) -> sqlx::Result<bool> {
+pub async fn sent_recently(db: impl PgExecutor<'_>, phone: &Phone, minutes: i64) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM otp WHERE phone_number = $1 AND created_at > now() - make_interval(mins => $2))",
     )
@@ -68,7 +70,7 @@ pub async fn sent_recently(db: impl PgExecutor<'_>, phone: &str, minutes: i64) -
 /// same phone and purpose, so a failed send never kills a code the user may still be typing.
 pub async fn store_sent(
     db: &PgPool,
-    phone: &str,
+    phone: &Phone,
     purpose: OtpPurpose,
     otp_hash: &str,
     expires_at: DateTime<Utc>,
@@ -111,7 +113,7 @@ struct Candidate {
 /// A code allows `max_attempts` submissions in total; a right code is spent by its first use.
 pub async fn verify(
     db: &PgPool,
-    phone: &str,
+    phone: &Phone,
     purpose: OtpPurpose,
     code: &str,
     secret: &str,
@@ -133,7 +135,7 @@ pub async fn verify(
 /// Returns the id of the matched code.
 pub async fn check(
     conn: &mut PgConnection,
-    phone: &str,
+    phone: &Phone,
     purpose: OtpPurpose,
     code: &str,
     secret: &str,
@@ -152,7 +154,7 @@ pub async fn check(
     .await?;
     let Some(candidate) = candidate else { return Ok(None) };
     let attempts = candidate.attempts + 1;
-    let ok = attempts <= max_attempts && code_matches(phone, secret, code, &candidate.otp_hash);
+    let ok = attempts <= max_attempts && code_matches(phone.as_str(), secret, code, &candidate.otp_hash);
     sqlx::query("UPDATE otp SET attempts = $2 WHERE id = $1").bind(candidate.id).bind(attempts).execute(conn).await?;
     Ok(ok.then_some(candidate.id))
 }

@@ -7,7 +7,7 @@ use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::domain::{phone, time};
+use crate::domain::{MediaType, Phone, PhoneLookup, time};
 
 /// A user as every response shows it (the original's `UserRead`): never the password hash.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -77,24 +77,24 @@ pub async fn get_user(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<
     sqlx::query_as(&format!(r#"SELECT {USER_COLUMNS} FROM "user" WHERE id = $1"#)).bind(id).fetch_optional(db).await
 }
 
-/// Users whose stored phone is any form of `input` (E.164, national, `91`-prefixed, as typed),
-/// the exact E.164 match first.
+/// Users whose stored phone is any form of `phone` (E.164, national, `91`-prefixed, as typed),
+/// the exact E.164 match first (see [`PhoneLookup`]).
 #[instrument(skip_all)]
-pub async fn users_by_phone(db: impl PgExecutor<'_>, input: &str) -> sqlx::Result<Vec<UserRecord>> {
-    let forms = phone::lookup_forms(input);
-    let e164 = phone::normalize_phone(input).unwrap_or_else(|_| input.trim().to_owned());
+pub async fn users_by_phone(db: impl PgExecutor<'_>, phone: impl Into<PhoneLookup>) -> sqlx::Result<Vec<UserRecord>> {
+    let phone = phone.into();
     sqlx::query_as(&format!(
-        r#"SELECT {USER_COLUMNS} FROM "user" WHERE phone = ANY($1) ORDER BY (phone = $2) DESC, created_at, id"#
+        r#"SELECT {USER_COLUMNS} FROM "user" WHERE phone = ANY($1)
+           ORDER BY (phone = $2) IS TRUE DESC, created_at, id"#
     ))
-    .bind(&forms)
-    .bind(e164)
+    .bind(phone.forms())
+    .bind(phone.e164())
     .fetch_all(db)
     .await
 }
 
 /// The user a phone number designates, in any stored form.
-pub async fn user_by_phone(db: impl PgExecutor<'_>, input: &str) -> sqlx::Result<Option<UserRecord>> {
-    Ok(users_by_phone(db, input).await?.into_iter().next())
+pub async fn user_by_phone(db: impl PgExecutor<'_>, phone: impl Into<PhoneLookup>) -> sqlx::Result<Option<UserRecord>> {
+    Ok(users_by_phone(db, phone).await?.into_iter().next())
 }
 
 /// The user with this e-mail address (exact match, as the original compared).
@@ -118,15 +118,13 @@ pub async fn list_users(db: impl PgExecutor<'_>, skip: i64, limit: i64) -> sqlx:
 
 /// Login data of the account a phone number designates (any stored form, E.164 preferred).
 #[instrument(skip_all)]
-pub async fn credentials_by_phone(db: impl PgExecutor<'_>, input: &str) -> sqlx::Result<Option<Credentials>> {
-    let forms = phone::lookup_forms(input);
-    let e164 = phone::normalize_phone(input).unwrap_or_else(|_| input.trim().to_owned());
+pub async fn credentials_by_phone(db: impl PgExecutor<'_>, phone: &PhoneLookup) -> sqlx::Result<Option<Credentials>> {
     sqlx::query_as(
         r#"SELECT id, hashed_password, is_active FROM "user" WHERE phone = ANY($1)
-           ORDER BY (phone = $2) DESC, created_at LIMIT 1"#,
+           ORDER BY (phone = $2) IS TRUE DESC, created_at LIMIT 1"#,
     )
-    .bind(&forms)
-    .bind(e164)
+    .bind(phone.forms())
+    .bind(phone.e164())
     .fetch_optional(db)
     .await
 }
@@ -183,8 +181,8 @@ pub async fn record_consent(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<(
 /// A new account.
 #[derive(Debug, Clone)]
 pub struct NewUser<'a> {
-    /// Phone (E.164).
-    pub phone: &'a str,
+    /// Phone.
+    pub phone: &'a Phone,
     /// Display name.
     pub name: &'a str,
     /// E-mail.
@@ -397,14 +395,14 @@ pub struct ContributionItem {
     pub title: String,
     /// Media type (used for grouping; not part of the original's item).
     #[serde(skip)]
-    pub media_type: String,
+    pub media_type: MediaType,
 }
 
 /// Per-media-type totals of a user's records.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ContributionTotals {
-    /// Records per media type: text, audio, image, video.
-    pub counts: [(String, i64); 4],
+    /// Records per media type, for every media type.
+    pub counts: [(MediaType, i64); 4],
     /// Sum of `duration_seconds` over audio records.
     pub audio_duration: i64,
     /// Sum of `duration_seconds` over video records.
@@ -414,19 +412,19 @@ pub struct ContributionTotals {
 /// Counts and durations of a user's records per media type, computed by the database.
 #[instrument(skip_all)]
 pub async fn contribution_totals(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<ContributionTotals> {
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT media_type::text, count(*), COALESCE(sum(duration_seconds), 0)::bigint \
+    let rows: Vec<(MediaType, i64, i64)> = sqlx::query_as(
+        "SELECT media_type, count(*), COALESCE(sum(duration_seconds), 0)::bigint \
          FROM record WHERE user_id = $1 GROUP BY media_type",
     )
     .bind(user_id)
     .fetch_all(db)
     .await?;
-    let count = |m: &str| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.1);
-    let duration = |m: &str| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.2);
+    let count = |m: MediaType| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.1);
+    let duration = |m: MediaType| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.2);
     Ok(ContributionTotals {
-        counts: ["text", "audio", "image", "video"].map(|m| (m.to_owned(), count(m))),
-        audio_duration: duration("audio"),
-        video_duration: duration("video"),
+        counts: MediaType::ALL.map(|m| (m, count(m))),
+        audio_duration: duration(MediaType::Audio),
+        video_duration: duration(MediaType::Video),
     })
 }
 
@@ -435,12 +433,11 @@ pub async fn contribution_totals(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx
 pub async fn contribution_items(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
-    media_type: Option<&str>,
+    media_type: Option<MediaType>,
 ) -> sqlx::Result<Vec<ContributionItem>> {
     sqlx::query_as(
-        "SELECT uid AS id, COALESCE(file_size, 0)::bigint AS size, category_id, reviewed, title, \
-                media_type::text AS media_type \
-         FROM record WHERE user_id = $1 AND ($2::text IS NULL OR media_type::text = $2) \
+        "SELECT uid AS id, COALESCE(file_size, 0)::bigint AS size, category_id, reviewed, title, media_type \
+         FROM record WHERE user_id = $1 AND ($2::mediatype IS NULL OR media_type = $2) \
          ORDER BY created_at, uid",
     )
     .bind(user_id)

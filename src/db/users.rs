@@ -5,7 +5,7 @@ use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::accounts::{self, UserRecord};
-use crate::domain::RoleName;
+use crate::domain::{Phone, RoleName};
 
 /// Finds a user by e-mail (exact) first, then by phone (as stored, or in any normalised form).
 pub async fn find_by_identifier(db: impl PgExecutor<'_> + Copy, identifier: &str) -> sqlx::Result<Option<UserRecord>> {
@@ -69,7 +69,7 @@ pub async fn clear_roles(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result
 /// Creates an active user with consent recorded and the given roles; returns the new id.
 pub async fn create_with_roles(
     pool: &PgPool,
-    phone: &str,
+    phone: &Phone,
     name: &str,
     password_hash: Option<&str>,
     role_ids: &[i32],

@@ -1,8 +1,11 @@
-//! Domain types that own their invariants: phone numbers, roles, media types, timestamps.
+//! Domain types that own their invariants: phone numbers, roles, media types, record statuses,
+//! timestamps.
 
 pub mod phone;
 pub mod roles;
+pub mod status;
 pub mod time;
 
-pub use phone::{PhoneError, normalize_phone};
+pub use phone::{Phone, PhoneError, PhoneLookup, normalize_phone};
 pub use roles::{MediaType, RoleName};
+pub use status::{RecordStatus, ReviewStatus};

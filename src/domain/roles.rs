@@ -40,8 +40,12 @@ impl std::fmt::Display for RoleName {
 }
 
 /// The kind of a record (PostgreSQL enum `mediatype`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+// Read from and written to the column as the enum itself: a value the database holds that is not
+// one of these fails the read (logged, 500) instead of being relabelled. (A `//` comment: the doc
+// line above is the schema's description in the OpenAPI document.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "mediatype", rename_all = "lowercase")]
 pub enum MediaType {
     /// Written text.
     Text,

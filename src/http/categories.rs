@@ -16,7 +16,10 @@ use uuid::Uuid;
 use crate::{
     auth::{Auth, roles::AdminOnly, roles::AnyRole},
     error::{AppError, FieldError, Result, ResultExt},
-    http::{ValidJson, Validate, Validator},
+    http::{
+        ValidJson, Validate, Validator,
+        limits::{CATEGORY_DESCRIPTION_MAX, CATEGORY_NAME_MAX, CATEGORY_TITLE_MAX},
+    },
     state::AppState,
 };
 
@@ -101,9 +104,9 @@ pub struct CategoryUpdate {
 
 impl Validate for CategoryCreate {
     fn validate(&self, v: &mut Validator) {
-        v.non_blank("name", &self.name, 100);
-        v.non_blank("title", &self.title, 200);
-        v.opt_str_len("description", self.description.as_deref(), 0, 500);
+        v.non_blank("name", &self.name, CATEGORY_NAME_MAX);
+        v.non_blank("title", &self.title, CATEGORY_TITLE_MAX);
+        v.opt_str_len("description", self.description.as_deref(), 0, CATEGORY_DESCRIPTION_MAX);
     }
 }
 
@@ -113,17 +116,17 @@ impl Validate for CategoryUpdate {
             v.error("missing", field, "Field cannot be null", Some(serde_json::Value::Null), None)
         };
         match &self.name {
-            Some(Some(name)) => v.non_blank("name", name, 100),
+            Some(Some(name)) => v.non_blank("name", name, CATEGORY_NAME_MAX),
             Some(None) => null(v, "name"),
             None => {}
         }
         match &self.title {
-            Some(Some(title)) => v.non_blank("title", title, 200),
+            Some(Some(title)) => v.non_blank("title", title, CATEGORY_TITLE_MAX),
             Some(None) => null(v, "title"),
             None => {}
         }
         if let Some(Some(d)) = &self.description {
-            v.str_len("description", d, 0, 500);
+            v.str_len("description", d, 0, CATEGORY_DESCRIPTION_MAX);
         }
         if matches!(self.published, Some(None)) {
             null(v, "published");
@@ -158,7 +161,7 @@ fn parse_id(raw: &str) -> Result<Uuid> {
 
 /// Lists categories by rank, then name. Non-admins see published categories only.
 #[utoipa::path(get, path = "/api/v1/categories/", tag = "categories", security(("HTTPBearer" = [])),
-    responses((status = 200, body = [Category]), (status = 403, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 200, body = [Category]), (status = 403, body = crate::error::ErrorDetail)))]
 pub async fn list_categories(State(state): State<AppState>, auth: Auth<AnyRole>) -> Result<Json<Vec<Category>>> {
     let rows = sqlx::query_as::<_, Category>(&format!(
         "SELECT {COLUMNS} FROM category WHERE published OR $1 ORDER BY rank, name, id"
@@ -172,7 +175,7 @@ pub async fn list_categories(State(state): State<AppState>, auth: Auth<AnyRole>)
 /// One category. Non-admins get 404 for an unpublished one; a non-UUID id is 404 too.
 #[utoipa::path(get, path = "/api/v1/categories/{category_id}", tag = "categories", security(("HTTPBearer" = [])),
     params(("category_id" = String, Path)),
-    responses((status = 200, body = Category), (status = 404, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 200, body = Category), (status = 404, body = crate::error::ErrorDetail)))]
 pub async fn get_category(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -195,8 +198,8 @@ fn blank_error(field: &str) -> AppError {
 /// Creates a category (admin).
 #[utoipa::path(post, path = "/api/v1/categories/", tag = "categories", security(("HTTPBearer" = [])),
     request_body = CategoryCreate,
-    responses((status = 201, body = Category), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+    responses((status = 201, body = Category), (status = 400, body = crate::error::ErrorDetail),
+        (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn create_category(
     State(state): State<AppState>,
     _auth: Auth<AdminOnly>,
@@ -222,8 +225,8 @@ pub async fn create_category(
 /// Updates a category (admin): every field present in the body is applied.
 #[utoipa::path(put, path = "/api/v1/categories/{category_id}", tag = "categories", security(("HTTPBearer" = [])),
     params(("category_id" = String, Path)), request_body = CategoryUpdate,
-    responses((status = 200, body = Category), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 404, body = crate::http::docs::ErrorDetail), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+    responses((status = 200, body = Category), (status = 400, body = crate::error::ErrorDetail),
+        (status = 404, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn update_category(
     State(state): State<AppState>,
     _auth: Auth<AdminOnly>,
@@ -262,8 +265,8 @@ pub async fn update_category(
 /// Deletes a category (admin); 409 while records use it.
 #[utoipa::path(delete, path = "/api/v1/categories/{category_id}", tag = "categories", security(("HTTPBearer" = [])),
     params(("category_id" = String, Path)),
-    responses((status = 200, body = MessageResponse), (status = 404, body = crate::http::docs::ErrorDetail),
-        (status = 409, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 200, body = MessageResponse), (status = 404, body = crate::error::ErrorDetail),
+        (status = 409, body = crate::error::ErrorDetail)))]
 pub async fn delete_category(
     State(state): State<AppState>,
     _auth: Auth<AdminOnly>,

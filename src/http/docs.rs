@@ -9,78 +9,16 @@ use axum::{
     response::{Html, IntoResponse},
     routing::get,
 };
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
 use utoipa_swagger_ui::SwaggerUi;
-
-use crate::{error::FieldError, http, state::AppState};
 
 /// Path of the OpenAPI document, as the original serves it.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
-/// The base document; each resource module contributes its own paths through [`openapi`].
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Telugu Corpus Collections API",
-        description = "Telugu corpus collections backend API",
-        version = "0.1.0"
-    ),
-    paths(http::root::root, http::health::health, http::health::ready),
-    components(schemas(FieldError, ErrorDetail, ValidationErrorBody)),
-    modifiers(&BearerSecurity),
-    tags(
-        (name = "root", description = "Service information"),
-        (name = "health", description = "Liveness and readiness"),
-    )
-)]
-pub struct BaseDoc;
-
-/// Error body of every non-validation error.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorDetail {
-    /// Human-readable message.
-    detail: String,
-}
-
-/// Body of a 422 answer.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct ValidationErrorBody {
-    /// Always `Validation error`.
-    detail: String,
-    /// One entry per problem.
-    errors: Vec<FieldError>,
-}
-
-struct BearerSecurity;
-
-impl Modify for BearerSecurity {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "HTTPBearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
-        );
-    }
-}
-
-/// The whole OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = BaseDoc::openapi();
-    doc.merge(<http::categories::CategoriesDoc as OpenApi>::openapi());
-    doc.merge(<http::records::RecordsDoc as OpenApi>::openapi());
-    doc.merge(http::accounts::AccountsDoc::openapi());
-    doc
-}
-
-/// Routes of the documentation.
-pub fn router() -> Router<AppState> {
+/// Routes of the documentation, serving `doc` (the whole document, assembled above the
+/// resources and passed in, so that this module depends on none of them).
+pub fn router<S: Clone + Send + Sync + 'static>(doc: utoipa::openapi::OpenApi) -> Router<S> {
     Router::new()
-        .merge(SwaggerUi::new("/docs").url(OPENAPI_PATH, openapi()))
+        .merge(SwaggerUi::new("/docs").url(OPENAPI_PATH, doc))
         .route("/docs/oauth2-redirect", get(oauth2_redirect))
         .route("/redoc", get(redoc))
         .route("/redoc/redoc.standalone.js", get(redoc_js))

@@ -143,6 +143,11 @@ impl Validator {
         }
     }
 
+    /// The errors recorded so far.
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
+    }
+
     /// Ends validation: `Ok` when no rule was broken.
     pub fn finish(self) -> Result<(), AppError> {
         if self.errors.is_empty() { Ok(()) } else { Err(AppError::Validation(self.errors)) }

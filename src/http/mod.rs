@@ -7,6 +7,7 @@ pub mod common;
 pub mod docs;
 pub mod extract;
 pub mod health;
+pub mod limits;
 pub mod records;
 pub mod root;
 

@@ -8,7 +8,7 @@ use axum::{Json, extract::State};
 use super::{
     dto::{LoginRequest, MessageResponse, PasswordChangeRequest, PasswordResetRequest, TokenWithUser, UserWithRoles},
     otp::limiter_down,
-    user_with_roles,
+    shared::user_with_roles,
 };
 use crate::{
     auth::{
@@ -17,12 +17,9 @@ use crate::{
         roles::AdminOnly,
     },
     db::accounts,
-    domain::normalize_phone,
-    error::{AppError, Result},
-    http::{
-        ValidJson,
-        docs::{ErrorDetail, ValidationErrorBody},
-    },
+    domain::PhoneLookup,
+    error::{AppError, ErrorDetail, Result, ValidationErrorBody},
+    http::ValidJson,
     state::AppState,
 };
 
@@ -63,12 +60,13 @@ pub async fn login(
     let incorrect = || AppError::Unauthorized("Incorrect phone number or password".into());
     // Every attempt counts against the phone and a success takes its count back, so only
     // failures accumulate; once over the limit even the right password waits for the window.
-    let key = format!("login:phone:{}", normalize_phone(&body.phone).unwrap_or_else(|_| body.phone.trim().to_owned()));
+    let phone = PhoneLookup::typed(&body.phone);
+    let key = format!("login:phone:{}", phone.key());
     let limit = state.config.limits.login_max_failures;
     if limit > 0 && !state.limiter.hit(&key, limit, LOGIN_FAILURE_WINDOW).await.map_err(limiter_down)? {
         return Err(AppError::TooManyRequests("Too many failed login attempts. Please try again later.".into()));
     }
-    let credentials = accounts::credentials_by_phone(&state.db, &body.phone).await?;
+    let credentials = accounts::credentials_by_phone(&state.db, &phone).await?;
     let Some((credentials, stored)) = credentials.and_then(|c| c.hashed_password.clone().map(|h| (c, h))) else {
         spend_equal_time(body.password).await;
         return Err(incorrect());

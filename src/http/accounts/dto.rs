@@ -2,7 +2,7 @@
 //! validation rules (lengths as pydantic counted them).
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -10,8 +10,9 @@ use uuid::Uuid;
 pub use crate::http::common::MessageResponse;
 use crate::{
     db::accounts::{ContributionItem, RoleRecord, UserRecord},
-    domain::{RoleName, normalize_phone},
-    http::{Validate, Validator, common::present},
+    domain::{Phone, PhoneError, RoleName},
+    error::{AppError, Result},
+    http::{Validate, Validator, common::present, limits::*},
 };
 
 /// A user with their roles (the original's `UserWithRoles`).
@@ -77,8 +78,8 @@ pub struct LoginRequest {
 
 impl Validate for LoginRequest {
     fn validate(&self, v: &mut Validator) {
-        v.str_len("phone", &self.phone, 1, 20);
-        v.str_len("password", &self.password, 1, 1024);
+        v.str_len("phone", &self.phone, 1, PHONE_MAX);
+        v.str_len("password", &self.password, 1, LOGIN_PASSWORD_MAX);
     }
 }
 
@@ -95,8 +96,8 @@ pub struct PasswordChangeRequest {
 
 impl Validate for PasswordChangeRequest {
     fn validate(&self, v: &mut Validator) {
-        v.str_len("current_password", &self.current_password, 1, 1024);
-        v.str_len("new_password", &self.new_password, 6, 100);
+        v.str_len("current_password", &self.current_password, 1, LOGIN_PASSWORD_MAX);
+        v.str_len("new_password", &self.new_password, PASSWORD_MIN, PASSWORD_MAX);
     }
 }
 
@@ -113,48 +114,80 @@ pub struct PasswordResetRequest {
 
 impl Validate for PasswordResetRequest {
     fn validate(&self, v: &mut Validator) {
-        v.str_len("phone", &self.phone, 1, 20);
-        v.str_len("new_password", &self.new_password, 6, 100);
+        v.str_len("phone", &self.phone, 1, PHONE_MAX);
+        v.str_len("new_password", &self.new_password, PASSWORD_MIN, PASSWORD_MAX);
     }
-}
-
-/// Adds a 422 for a phone number that cannot be normalised, as a pydantic `value_error`.
-fn check_phone(v: &mut Validator, field: &str, value: &str) {
-    if let Err(err) = normalize_phone(value) {
-        v.error(
-            "value_error",
-            field,
-            format!("Value error, {err}"),
-            Some(value.into()),
-            Some(json!({ "error": err.to_string() })),
-        );
-    }
-}
-
-/// The E.164 form of a phone that passed validation.
-pub fn e164(value: &str) -> String {
-    normalize_phone(value).unwrap_or_else(|_| value.trim().to_owned())
 }
 
 /// A phone number as clients type it: E.164 (`+919000000001`), 10 national digits, or `91` and
 /// 10 digits; spaces, `-`, `(` and `)` are allowed anywhere. Stored normalised to E.164 (the
 /// pattern is exactly what `normalize_phone` accepts).
-#[derive(ToSchema)]
-#[schema(value_type = String, pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*(?:\+[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){1,14}|[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){9}|9[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*1(?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){10})[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*$", example = "+919000000001")]
-#[allow(dead_code)]
-pub struct PhoneNumber(String);
+// Parsed once, as the body is read: any string is accepted here and its parse kept, so that the
+// body's `Validate` reports a bad number among the body's other errors (pydantic's 422), and the
+// handler takes the parsed [`Phone`] from [`PhoneInput::phone`].
+#[derive(Debug, Clone, ToSchema)]
+#[schema(as = PhoneNumber, value_type = String, pattern = r"^[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*(?:\+[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){1,14}|[1-9](?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){9}|9[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*1(?:[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*[0-9]){10})[\t-\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000()-]*$", example = "+919000000001")]
+pub struct PhoneInput(Typed);
+
+/// The text as sent and what it parses to.
+#[derive(Debug, Clone)]
+struct Typed {
+    text: String,
+    parsed: std::result::Result<Phone, PhoneError>,
+}
+
+impl<'de> Deserialize<'de> for PhoneInput {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let parsed = Phone::parse(&text);
+        Ok(Self(Typed { text, parsed }))
+    }
+}
+
+impl PhoneInput {
+    /// The text as sent.
+    pub fn typed(&self) -> &str {
+        &self.0.text
+    }
+
+    /// Adds the 422 of a number that does not parse (a pydantic `value_error`) for `field`.
+    pub fn check(&self, v: &mut Validator, field: &str) {
+        if let Err(err) = &self.0.parsed {
+            self.report(v, field, *err);
+        }
+    }
+
+    /// The phone number of body field `field`: always there once the body's `Validate` ran
+    /// [`PhoneInput::check`] on it; otherwise the same 422 that check gives.
+    pub fn phone(&self, field: &str) -> Result<&Phone> {
+        self.0.parsed.as_ref().map_err(|err| {
+            let mut v = Validator::new("body");
+            self.report(&mut v, field, *err);
+            AppError::Validation(v.into_errors())
+        })
+    }
+
+    fn report(&self, v: &mut Validator, field: &str, err: PhoneError) {
+        v.error(
+            "value_error",
+            field,
+            format!("Value error, {err}"),
+            Some(self.typed().into()),
+            Some(json!({ "error": err.to_string() })),
+        );
+    }
+}
 
 /// A request for a code.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OtpSendRequest {
     /// Phone number; normalised to E.164 (default country India).
-    #[schema(value_type = PhoneNumber)]
-    pub phone_number: String,
+    pub phone_number: PhoneInput,
 }
 
 impl Validate for OtpSendRequest {
     fn validate(&self, v: &mut Validator) {
-        check_phone(v, "phone_number", &self.phone_number);
+        self.phone_number.check(v, "phone_number");
     }
 }
 
@@ -166,8 +199,7 @@ fn default_true() -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OtpVerifyRequest {
     /// Phone number the code went to.
-    #[schema(value_type = PhoneNumber)]
-    pub phone_number: String,
+    pub phone_number: PhoneInput,
     /// The code.
     #[schema(min_length = 4, max_length = 8, example = "123456")]
     pub otp_code: String,
@@ -179,8 +211,8 @@ pub struct OtpVerifyRequest {
 
 impl Validate for OtpVerifyRequest {
     fn validate(&self, v: &mut Validator) {
-        check_phone(v, "phone_number", &self.phone_number);
-        v.str_len("otp_code", &self.otp_code, 4, 8);
+        self.phone_number.check(v, "phone_number");
+        v.str_len("otp_code", &self.otp_code, OTP_CODE_MIN, OTP_CODE_MAX);
     }
 }
 
@@ -188,8 +220,7 @@ impl Validate for OtpVerifyRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SignupVerifyRequest {
     /// Phone number the code went to; becomes the account's phone.
-    #[schema(value_type = PhoneNumber)]
-    pub phone_number: String,
+    pub phone_number: PhoneInput,
     /// The code.
     #[schema(min_length = 4, max_length = 8, example = "123456")]
     pub otp_code: String,
@@ -226,12 +257,12 @@ pub struct SignupVerifyRequest {
 
 impl Validate for SignupVerifyRequest {
     fn validate(&self, v: &mut Validator) {
-        check_phone(v, "phone_number", &self.phone_number);
-        v.str_len("otp_code", &self.otp_code, 4, 8);
+        self.phone_number.check(v, "phone_number");
+        v.str_len("otp_code", &self.otp_code, OTP_CODE_MIN, OTP_CODE_MAX);
         check_profile(v, &self.name, self.email.as_deref(), self.gender.as_deref(), self.place.as_deref());
         // An empty password from a form means "none".
         if let Some(p) = self.password.as_deref().filter(|p| !p.is_empty()) {
-            v.str_len("password", p, 6, 100);
+            v.str_len("password", p, PASSWORD_MIN, PASSWORD_MAX);
         }
     }
 }
@@ -240,8 +271,7 @@ impl Validate for SignupVerifyRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ForgotPasswordVerifyRequest {
     /// Phone number the code went to.
-    #[schema(value_type = PhoneNumber)]
-    pub phone_number: String,
+    pub phone_number: PhoneInput,
     /// The code.
     #[schema(min_length = 4, max_length = 8, example = "123456")]
     pub otp_code: String,
@@ -252,9 +282,9 @@ pub struct ForgotPasswordVerifyRequest {
 
 impl Validate for ForgotPasswordVerifyRequest {
     fn validate(&self, v: &mut Validator) {
-        check_phone(v, "phone_number", &self.phone_number);
-        v.str_len("otp_code", &self.otp_code, 4, 8);
-        v.str_len("new_password", &self.new_password, 6, 100);
+        self.phone_number.check(v, "phone_number");
+        v.str_len("otp_code", &self.otp_code, OTP_CODE_MIN, OTP_CODE_MAX);
+        v.str_len("new_password", &self.new_password, PASSWORD_MIN, PASSWORD_MAX);
     }
 }
 
@@ -287,13 +317,13 @@ fn check_email(v: &mut Validator, field: &str, value: &str) {
             Some(json!({ "reason": reason })),
         );
     } else {
-        v.str_len(field, value.trim(), 1, 100);
+        v.str_len(field, value.trim(), 1, EMAIL_MAX);
     }
 }
 
 /// A display name: 1..100 characters, not blank (the original's message).
 fn check_name(v: &mut Validator, name: &str) {
-    v.str_len("name", name, 1, 100);
+    v.str_len("name", name, 1, USER_NAME_MAX);
     if !name.is_empty() && name.trim().is_empty() {
         v.error("value_error", "name", "Value error, Name must not be blank", Some(name.into()), None);
     }
@@ -304,16 +334,15 @@ fn check_profile(v: &mut Validator, name: &str, email: Option<&str>, gender: Opt
     if let Some(email) = email {
         check_email(v, "email", email);
     }
-    v.opt_str_len("gender", gender, 0, 20);
-    v.opt_str_len("place", place, 0, 100);
+    v.opt_str_len("gender", gender, 0, GENDER_MAX);
+    v.opt_str_len("place", place, 0, PLACE_MAX);
 }
 
 /// Public sign-up (and admin creation) of an account (the original's `UserCreate`).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserCreateRequest {
     /// Phone number, at most 20 characters as typed; stored in E.164 (default country India).
-    #[schema(value_type = PhoneNumber)]
-    pub phone: String,
+    pub phone: PhoneInput,
     /// Display name (not blank).
     #[schema(
         min_length = 1,
@@ -348,12 +377,12 @@ pub struct UserCreateRequest {
 
 impl Validate for UserCreateRequest {
     fn validate(&self, v: &mut Validator) {
-        v.str_len("phone", &self.phone, 1, 20);
-        if !self.phone.is_empty() {
-            check_phone(v, "phone", &self.phone);
+        v.str_len("phone", self.phone.typed(), 1, PHONE_MAX);
+        if !self.phone.typed().is_empty() {
+            self.phone.check(v, "phone");
         }
         check_profile(v, &self.name, self.email.as_deref(), self.gender.as_deref(), self.place.as_deref());
-        v.str_len("password", &self.password, 6, 100);
+        v.str_len("password", &self.password, PASSWORD_MIN, PASSWORD_MAX);
     }
 }
 
@@ -410,10 +439,10 @@ impl Validate for UserUpdateRequest {
             check_email(v, "email", email);
         }
         if let Some(Some(gender)) = &self.gender {
-            v.str_len("gender", gender, 0, 20);
+            v.str_len("gender", gender, 0, GENDER_MAX);
         }
         if let Some(Some(place)) = &self.place {
-            v.str_len("place", place, 0, 100);
+            v.str_len("place", place, 0, PLACE_MAX);
         }
         if let Some(None) = self.is_active {
             null(v, "is_active", "bool_type", "Input should be a valid boolean");
@@ -463,7 +492,7 @@ impl Validate for UserListQuery {
             v.range_i64("skip", skip, 0, i64::MAX);
         }
         if let Some(limit) = self.limit {
-            v.range_i64("limit", limit, 1, 1000);
+            v.range_i64("limit", limit, 1, PAGE_MAX);
         }
     }
 }
@@ -493,7 +522,7 @@ pub struct RoleCreateRequest {
 
 impl Validate for RoleCreateRequest {
     fn validate(&self, v: &mut Validator) {
-        v.opt_str_len("description", self.description.as_deref(), 0, 255);
+        v.opt_str_len("description", self.description.as_deref(), 0, ROLE_DESCRIPTION_MAX);
     }
 }
 
@@ -508,7 +537,7 @@ pub struct RoleUpdateRequest {
 
 impl Validate for RoleUpdateRequest {
     fn validate(&self, v: &mut Validator) {
-        v.opt_str_len("description", self.description.as_deref(), 0, 255);
+        v.opt_str_len("description", self.description.as_deref(), 0, ROLE_DESCRIPTION_MAX);
     }
 }
 
@@ -562,6 +591,23 @@ pub struct ContributionFilterRead {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_phone_is_parsed_once_and_a_bad_one_is_reported_with_the_other_errors() {
+        let body: OtpVerifyRequest =
+            serde_json::from_value(json!({"phone_number": "+91 90000-00001", "otp_code": "123456"})).unwrap();
+        assert_eq!(body.phone_number.phone("phone_number").unwrap().as_str(), "+919000000001");
+        assert!(Validator::check("body", &body).is_ok());
+
+        let body: OtpVerifyRequest = serde_json::from_value(json!({"phone_number": "12345", "otp_code": "1"})).unwrap();
+        let Err(AppError::Validation(errors)) = Validator::check("body", &body) else { panic!("422 expected") };
+        let kinds: Vec<(&str, &Value)> = errors.iter().map(|e| (e.kind.as_str(), &e.loc[1])).collect();
+        assert_eq!(kinds, [("value_error", &json!("phone_number")), ("string_too_short", &json!("otp_code"))]);
+        assert_eq!(errors[0].msg, "Value error, Phone number must include country code");
+        // Asked for anyway, the number answers the same 422 rather than a made-up phone.
+        let Err(AppError::Validation(alone)) = body.phone_number.phone("phone_number") else { panic!() };
+        assert_eq!(alone, errors[..1]);
+    }
 
     #[test]
     fn emails_are_checked_and_domains_lower_cased() {

@@ -5,6 +5,7 @@ mod auth;
 pub mod dto;
 mod otp;
 mod roles;
+mod shared;
 mod users;
 
 use axum::{
@@ -12,15 +13,8 @@ use axum::{
     routing::{get, post, put},
 };
 use utoipa::OpenApi;
-use uuid::Uuid;
 
-use self::dto::UserWithRoles;
-use crate::{
-    auth::{CurrentUser, RoleSet},
-    db::accounts,
-    error::{AppError, FieldError, Result},
-    state::AppState,
-};
+use crate::{db::accounts, state::AppState};
 
 /// Routes of the accounts area (relative to `/api/v1`).
 pub fn router() -> Router<AppState> {
@@ -127,48 +121,3 @@ pub fn router() -> Router<AppState> {
     )
 )]
 pub struct AccountsDoc;
-
-/// A user with their roles, or 404 `User with id {id} not found`.
-async fn user_with_roles(state: &AppState, id: Uuid) -> Result<UserWithRoles> {
-    let user = accounts::get_user(&state.db, id).await?.ok_or_else(|| user_not_found(id))?;
-    let roles = accounts::roles_of(&state.db, id).await?;
-    Ok(UserWithRoles { user, roles })
-}
-
-/// The original's 404 for a user id.
-fn user_not_found(id: Uuid) -> AppError {
-    AppError::NotFound(format!("User with id {id} not found"))
-}
-
-/// Parses a UUID path parameter (surrounding spaces allowed); 422 `uuid_parsing` at
-/// `["path", name]` otherwise.
-fn path_uuid(name: &str, raw: &str) -> Result<Uuid> {
-    Uuid::parse_str(raw.trim()).map_err(|_| {
-        AppError::field(
-            FieldError::new("uuid_parsing", &["path", name], "Input should be a valid UUID").with_input(raw.to_owned()),
-        )
-    })
-}
-
-/// Parses an integer path parameter; 422 `int_parsing` at `["path", name]` otherwise.
-fn path_int(name: &str, raw: &str) -> Result<i32> {
-    raw.trim().parse().map_err(|_| {
-        AppError::field(
-            FieldError::new(
-                "int_parsing",
-                &["path", name],
-                "Input should be a valid integer, unable to parse string as an integer",
-            )
-            .with_input(raw.to_owned()),
-        )
-    })
-}
-
-/// Passes the user themself and holders of the roles of `R`; others get `R`'s 403.
-fn require_self_or<R: RoleSet>(caller: &CurrentUser, target: Uuid) -> Result<()> {
-    if caller.id == target || R::allows(&caller.roles) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(R::denied_message(&caller.roles)))
-    }
-}

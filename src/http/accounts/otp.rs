@@ -10,9 +10,9 @@ use secrecy::ExposeSecret;
 use super::{
     dto::{
         ForgotPasswordVerifyRequest, MessageResponse, OtpResponse, OtpSendRequest, OtpTokenResponse, OtpVerifyRequest,
-        SignupVerifyRequest, e164, normalize_email,
+        SignupVerifyRequest, normalize_email,
     },
-    user_with_roles,
+    shared::user_with_roles,
 };
 use crate::{
     auth::{
@@ -21,12 +21,9 @@ use crate::{
         sms::mask_phone,
     },
     db::{accounts, users},
-    error::{AppError, Result, ResultExt},
-    http::{
-        ValidJson,
-        client_ip::ClientIp,
-        docs::{ErrorDetail, ValidationErrorBody},
-    },
+    domain::Phone,
+    error::{AppError, ErrorDetail, Result, ResultExt, ValidationErrorBody},
+    http::{ValidJson, client_ip::ClientIp},
     state::AppState,
 };
 
@@ -50,9 +47,9 @@ async fn check_ip_limit(state: &AppState, ip: ClientIp) -> Result<()> {
     if allowed { Ok(()) } else { Err(AppError::TooManyRequests(RATE_LIMITED.into())) }
 }
 
-/// Sends a fresh code to `phone` (E.164) unless one went out within `OTP_RATE_LIMIT_MINUTES`;
+/// Sends a fresh code to `phone` unless one went out within `OTP_RATE_LIMIT_MINUTES`;
 /// stores it only once the SMS went out. `failure` prefixes the 502 message, as the original did.
-async fn send_code(state: &AppState, phone: &str, purpose: OtpPurpose, failure: &str) -> Result<Option<String>> {
+async fn send_code(state: &AppState, phone: &Phone, purpose: OtpPurpose, failure: &str) -> Result<Option<String>> {
     // OTP_RATE_LIMIT_MINUTES=0 turns the per-phone limit off (tests, load tests); the per-IP limit stays.
     let window = state.config.otp.otp_rate_limit_minutes;
     let key = format!("otp:phone:{phone}");
@@ -64,29 +61,28 @@ async fn send_code(state: &AppState, phone: &str, purpose: OtpPurpose, failure: 
         }
     }
     let code = otp::generate_code();
-    let reference = match state.sms.send_code(phone, &code).await {
+    let reference = match state.sms.send_code(phone.as_str(), &code).await {
         Ok(reference) => reference,
         Err(err) => {
             // A failed send does not count against the phone, as in the original.
             if window > 0 {
                 let _ = state.limiter.undo(&key).await;
             }
-            tracing::warn!(phone = %mask_phone(phone), error = %err, "sending a one-time code failed");
+            tracing::warn!(phone = %mask_phone(phone.as_str()), error = %err, "sending a one-time code failed");
             return Err(AppError::BadGateway(format!("{failure}: Failed to send OTP. Please try again later.")));
         }
     };
-    let hash = otp::hash_code(phone, state.config.secret().expose_secret(), &code);
+    let hash = otp::hash_code(phone.as_str(), state.config.secret().expose_secret(), &code);
     let expires_at = Utc::now() + chrono::Duration::minutes(state.config.otp.otp_expiry_minutes);
     otp::store_sent(&state.db, phone, purpose, &hash, expires_at, reference.as_deref()).await?;
-    tracing::info!(phone = %mask_phone(phone), purpose = purpose.as_str(), "one-time code sent");
+    tracing::info!(phone = %mask_phone(phone.as_str()), purpose = purpose.as_str(), "one-time code sent");
     Ok(reference)
 }
 
 /// Sends a login code to an existing, active account.
-async fn send_login_code(state: &AppState, ip: ClientIp, phone_input: &str, resend: bool) -> Result<OtpResponse> {
+async fn send_login_code(state: &AppState, ip: ClientIp, phone: &Phone, resend: bool) -> Result<OtpResponse> {
     check_ip_limit(state, ip).await?;
-    let phone = e164(phone_input);
-    let user = accounts::user_by_phone(&state.db, &phone)
+    let user = accounts::user_by_phone(&state.db, phone)
         .await?
         .ok_or_else(|| AppError::NotFound("User with this phone number does not exist".into()))?;
     if !user.is_active {
@@ -97,20 +93,20 @@ async fn send_login_code(state: &AppState, ip: ClientIp, phone_input: &str, rese
     } else {
         ("OTP sent successfully", "Failed to send OTP")
     };
-    let reference_id = send_code(state, &phone, OtpPurpose::Login, failure).await?;
+    let reference_id = send_code(state, phone, OtpPurpose::Login, failure).await?;
     Ok(OtpResponse { status: "success", message, reference_id })
 }
 
 /// Verifies a login code and answers a token with the user.
 async fn verify_login_code(state: &AppState, body: OtpVerifyRequest) -> Result<OtpTokenResponse> {
-    let phone = e164(&body.phone_number);
+    let phone = body.phone_number.phone("phone_number")?;
     let secret = state.config.secret();
     let max = state.config.otp.otp_max_attempts;
-    if !otp::verify(&state.db, &phone, OtpPurpose::Login, body.otp_code.trim(), secret.expose_secret(), max).await? {
+    if !otp::verify(&state.db, phone, OtpPurpose::Login, body.otp_code.trim(), secret.expose_secret(), max).await? {
         return Err(AppError::BadRequest(INVALID_CODE.into()));
     }
     let user =
-        accounts::user_by_phone(&state.db, &phone).await?.ok_or_else(|| AppError::NotFound("User not found".into()))?;
+        accounts::user_by_phone(&state.db, phone).await?.ok_or_else(|| AppError::NotFound("User not found".into()))?;
     if !user.is_active {
         return Err(AppError::UnauthorizedPlain("User account is inactive".into()));
     }
@@ -152,7 +148,7 @@ pub async fn send_otp(
     ip: ClientIp,
     ValidJson(body): ValidJson<OtpSendRequest>,
 ) -> Result<Json<OtpResponse>> {
-    Ok(Json(send_login_code(&state, ip, &body.phone_number, false).await?))
+    Ok(Json(send_login_code(&state, ip, body.phone_number.phone("phone_number")?, false).await?))
 }
 
 /// Sends a new login code; older codes stop working once it went out.
@@ -173,7 +169,7 @@ pub async fn resend_otp(
     ip: ClientIp,
     ValidJson(body): ValidJson<OtpSendRequest>,
 ) -> Result<Json<OtpResponse>> {
-    Ok(Json(send_login_code(&state, ip, &body.phone_number, true).await?))
+    Ok(Json(send_login_code(&state, ip, body.phone_number.phone("phone_number")?, true).await?))
 }
 
 /// Logs in with a code; records consent when given. A code allows 3 submissions.
@@ -210,7 +206,7 @@ pub async fn login_send_otp(
     ip: ClientIp,
     ValidJson(body): ValidJson<OtpSendRequest>,
 ) -> Result<Json<OtpResponse>> {
-    Ok(Json(send_login_code(&state, ip, &body.phone_number, false).await?))
+    Ok(Json(send_login_code(&state, ip, body.phone_number.phone("phone_number")?, false).await?))
 }
 
 /// Same as `/auth/verify-otp` (the production service's name for it).
@@ -229,7 +225,7 @@ pub async fn login_verify_otp(
     Ok(Json(verify_login_code(&state, body).await?))
 }
 
-fn phone_exists(phone: &str) -> AppError {
+fn phone_exists(phone: &Phone) -> AppError {
     AppError::Conflict(format!("Phone '{phone}' already exists"))
 }
 
@@ -251,11 +247,11 @@ pub async fn signup_send_otp(
     ValidJson(body): ValidJson<OtpSendRequest>,
 ) -> Result<Json<OtpResponse>> {
     check_ip_limit(&state, ip).await?;
-    let phone = e164(&body.phone_number);
-    if accounts::user_by_phone(&state.db, &phone).await?.is_some() {
-        return Err(phone_exists(&phone));
+    let phone = body.phone_number.phone("phone_number")?;
+    if accounts::user_by_phone(&state.db, phone).await?.is_some() {
+        return Err(phone_exists(phone));
     }
-    let reference_id = send_code(&state, &phone, OtpPurpose::Signup, "Failed to send OTP").await?;
+    let reference_id = send_code(&state, phone, OtpPurpose::Signup, "Failed to send OTP").await?;
     Ok(Json(OtpResponse { status: "success", message: "OTP sent successfully", reference_id }))
 }
 
@@ -280,7 +276,7 @@ pub async fn signup_verify_otp(
     if !body.has_given_consent {
         return Err(AppError::BadRequest("User consent is required to create an account".into()));
     }
-    let phone = e164(&body.phone_number);
+    let phone = body.phone_number.phone("phone_number")?;
     let email = body.email.as_deref().filter(|e| !e.trim().is_empty()).and_then(|e| normalize_email(e).ok());
     let role = accounts::role_by_name(&state.db, "user")
         .await?
@@ -293,13 +289,13 @@ pub async fn signup_verify_otp(
     let max = state.config.otp.otp_max_attempts;
     let mut tx = state.db.begin().await?;
     let Some(code_id) =
-        otp::check(&mut tx, &phone, OtpPurpose::Signup, body.otp_code.trim(), secret.expose_secret(), max).await?
+        otp::check(&mut tx, phone, OtpPurpose::Signup, body.otp_code.trim(), secret.expose_secret(), max).await?
     else {
         tx.commit().await?;
         return Err(AppError::BadRequest(INVALID_CODE.into()));
     };
-    let taken = if accounts::user_by_phone(&mut *tx, &phone).await?.is_some() {
-        Some(phone_exists(&phone))
+    let taken = if accounts::user_by_phone(&mut *tx, phone).await?.is_some() {
+        Some(phone_exists(phone))
     } else {
         match &email {
             Some(email) if accounts::email_taken(&mut *tx, email, None).await? => {
@@ -319,7 +315,7 @@ pub async fn signup_verify_otp(
     let user = accounts::insert_user(
         &mut *tx,
         &accounts::NewUser {
-            phone: &phone,
+            phone,
             name: body.name.trim(),
             email: email.as_deref(),
             gender: body.gender.as_deref(),
@@ -329,7 +325,7 @@ pub async fn signup_verify_otp(
         },
     )
     .await
-    .on_constraint("ix_user_phone", || phone_exists(&phone))
+    .on_constraint("ix_user_phone", || phone_exists(phone))
     .map_err(|e| {
         e.on_constraint("ix_user_email", || {
             AppError::Conflict(format!("Email '{}' already exists", email.clone().unwrap_or_default()))
@@ -361,14 +357,14 @@ pub async fn forgot_password(
     ValidJson(body): ValidJson<OtpSendRequest>,
 ) -> Result<Json<OtpResponse>> {
     check_ip_limit(&state, ip).await?;
-    let phone = e164(&body.phone_number);
-    let user = accounts::user_by_phone(&state.db, &phone)
+    let phone = body.phone_number.phone("phone_number")?;
+    let user = accounts::user_by_phone(&state.db, phone)
         .await?
         .ok_or_else(|| AppError::NotFound("User with this phone number does not exist".into()))?;
     if !user.is_active {
         return Err(AppError::UnauthorizedPlain("User account is inactive".into()));
     }
-    let reference_id = send_code(&state, &phone, OtpPurpose::Reset, "Failed to send OTP").await?;
+    let reference_id = send_code(&state, phone, OtpPurpose::Reset, "Failed to send OTP").await?;
     Ok(Json(OtpResponse { status: "success", message: "OTP sent successfully", reference_id }))
 }
 
@@ -387,14 +383,14 @@ pub async fn forgot_password_verify(
     State(state): State<AppState>,
     ValidJson(body): ValidJson<ForgotPasswordVerifyRequest>,
 ) -> Result<Json<MessageResponse>> {
-    let phone = e164(&body.phone_number);
+    let phone = body.phone_number.phone("phone_number")?;
     let secret = state.config.secret();
     let max = state.config.otp.otp_max_attempts;
-    if !otp::verify(&state.db, &phone, OtpPurpose::Reset, body.otp_code.trim(), secret.expose_secret(), max).await? {
+    if !otp::verify(&state.db, phone, OtpPurpose::Reset, body.otp_code.trim(), secret.expose_secret(), max).await? {
         return Err(AppError::BadRequest(INVALID_CODE.into()));
     }
     let user =
-        accounts::user_by_phone(&state.db, &phone).await?.ok_or_else(|| AppError::NotFound("User not found".into()))?;
+        accounts::user_by_phone(&state.db, phone).await?.ok_or_else(|| AppError::NotFound("User not found".into()))?;
     let hash = password::hash(body.new_password).await?;
     accounts::set_password(&state.db, user.id, &hash).await?;
     tracing::info!(user_id = %user.id, "password reset by one-time code");

@@ -6,11 +6,8 @@ use super::dto::{MessageResponse, RoleCreateRequest, RoleUpdateRequest};
 use crate::{
     auth::{Auth, roles::AdminOnly},
     db::accounts::{self, RoleRecord},
-    error::{AppError, Result, ResultExt},
-    http::{
-        ValidJson, ValidPath,
-        docs::{ErrorDetail, ValidationErrorBody},
-    },
+    error::{AppError, ErrorDetail, Result, ResultExt, ValidationErrorBody},
+    http::{ValidJson, ValidPath},
     state::AppState,
 };
 

@@ -13,9 +13,9 @@ use uuid::Uuid;
 use super::{
     dto::{
         AddRoleQuery, ContributionFilterRead, ContributionRead, ContributionsByMediaType, LastLoginRequest,
-        MessageResponse, UserCreateRequest, UserListQuery, UserUpdateRequest, UserWithRoles, e164, normalize_email,
+        MessageResponse, UserCreateRequest, UserListQuery, UserUpdateRequest, UserWithRoles, normalize_email,
     },
-    path_int, path_uuid, require_self_or, user_not_found, user_with_roles,
+    shared::{path_int, path_uuid, require_self_or, user_not_found, user_with_roles},
 };
 use crate::{
     auth::{
@@ -27,11 +27,8 @@ use crate::{
         users,
     },
     domain::MediaType,
-    error::{AppError, FieldError, Result, ResultExt},
-    http::{
-        ValidJson, ValidQuery,
-        docs::{ErrorDetail, ValidationErrorBody},
-    },
+    error::{AppError, ErrorDetail, FieldError, Result, ResultExt, ValidationErrorBody},
+    http::{ValidJson, ValidQuery},
     state::AppState,
 };
 
@@ -114,9 +111,9 @@ pub async fn create_user(
             vec![role.id]
         }
     };
-    let phone = e164(&body.phone);
+    let phone = body.phone.phone("phone")?;
     let phone_taken = || AppError::Conflict(format!("Phone '{phone}' already exists"));
-    if accounts::user_by_phone(&state.db, &phone).await?.is_some() {
+    if accounts::user_by_phone(&state.db, phone).await?.is_some() {
         return Err(phone_taken());
     }
     let email = body.email.as_deref().and_then(|e| normalize_email(e).ok());
@@ -131,7 +128,7 @@ pub async fn create_user(
     let user = accounts::insert_user(
         &mut *tx,
         &accounts::NewUser {
-            phone: &phone,
+            phone,
             name: body.name.trim(),
             email: email.as_deref(),
             gender: body.gender.as_deref(),
@@ -504,21 +501,21 @@ pub async fn get_contributions(
     accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
     let totals = accounts::contribution_totals(&state.db, user_id).await?;
     let items = accounts::contribution_items(&state.db, user_id, None).await?;
-    let of = |m: &str| non_empty(items.iter().filter(|i| i.media_type == m).cloned().collect());
-    let count = |m: &str| totals.counts.iter().find(|(name, _)| name == m).map_or(0, |(_, n)| *n);
+    let of = |m: MediaType| non_empty(items.iter().filter(|i| i.media_type == m).cloned().collect());
+    let count = |m: MediaType| totals.counts.iter().find(|(kind, _)| *kind == m).map_or(0, |(_, n)| *n);
     Ok(Json(ContributionRead {
         user_id,
         total_contributions: totals.counts.iter().map(|(_, n)| n).sum(),
         contributions_by_media_type: ContributionsByMediaType {
-            text: count("text"),
-            audio: count("audio"),
-            image: count("image"),
-            video: count("video"),
+            text: count(MediaType::Text),
+            audio: count(MediaType::Audio),
+            image: count(MediaType::Image),
+            video: count(MediaType::Video),
         },
-        audio_contributions: of("audio"),
-        video_contributions: of("video"),
-        text_contributions: of("text"),
-        image_contributions: of("image"),
+        audio_contributions: of(MediaType::Audio),
+        video_contributions: of(MediaType::Video),
+        text_contributions: of(MediaType::Text),
+        image_contributions: of(MediaType::Image),
         audio_duration: totals.audio_duration,
         video_duration: totals.video_duration,
     }))
@@ -555,7 +552,7 @@ pub async fn get_contributions_by_media_type(
     };
     require_self_or::<UsersRead>(&caller, user_id)?;
     accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
-    let items = accounts::contribution_items(&state.db, user_id, Some(media_type.as_str())).await?;
+    let items = accounts::contribution_items(&state.db, user_id, Some(media_type)).await?;
     Ok(Json(ContributionFilterRead {
         user_id,
         total_contributions: items.len() as i64,

@@ -15,15 +15,19 @@ use sha2::{Digest, Sha256};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{
+use super::shared::{
     Location, RECORD_COLUMNS, RecordRead, RecordRow, check_extra_fields, check_lat_lon, check_point, fetch_record,
     load_visible, parse_record_id, record_not_found, require_category_for, resolve_owner,
 };
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
-    domain::MediaType,
+    domain::{MediaType, RecordStatus},
     error::{AppError, FieldError, Result, ResultExt},
-    http::{ValidJson, ValidQuery, Validate, Validator, common::present},
+    http::{
+        ValidJson, ValidQuery, Validate, Validator,
+        common::present,
+        limits::{PAGE_MAX, RECORD_DESCRIPTION_MAX, RECORD_STATUS_MAX, RECORD_TITLE_MAX, SAMPLE_FILE_KB_MAX},
+    },
     state::AppState,
     storage::objects::record_key,
 };
@@ -42,7 +46,8 @@ pub struct ListQuery {
     /// Only this media type.
     pub media_type: Option<MediaType>,
     /// Only this status.
-    pub status: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub status: Option<RecordStatus>,
     /// Only reviewed (true) or unreviewed (false) records.
     pub reviewed: Option<bool>,
     /// Created at or after this instant (RFC 3339; without an offset, UTC).
@@ -73,7 +78,7 @@ fn default_limit() -> i64 {
 impl Validate for ListQuery {
     fn validate(&self, v: &mut Validator) {
         v.range_i64("skip", self.skip, 0, i64::MAX);
-        v.range_i64("limit", self.limit, 1, 1000);
+        v.range_i64("limit", self.limit, 1, PAGE_MAX);
         if let Some(hash) = &self.content_sha256
             && !(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
         {
@@ -116,7 +121,7 @@ pub fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, user: &CurrentUser) 
 /// `X-Next-Cursor` header holds the `cursor` of the next page.
 #[utoipa::path(get, path = "/api/v1/records/", tag = "records", security(("HTTPBearer" = [])), params(ListQuery),
     responses((status = 200, body = [RecordRead], headers(("x-next-cursor" = String, description = "Cursor of the next page"))),
-        (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+        (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn list_records(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -134,7 +139,7 @@ pub async fn list_records(
         qb.push(" AND r.user_id = ").push_bind(id);
     }
     if let Some(m) = q.media_type {
-        qb.push(" AND r.media_type = ").push_bind(m.as_str()).push("::mediatype");
+        qb.push(" AND r.media_type = ").push_bind(m);
     }
     if let Some(s) = &q.status {
         qb.push(" AND r.status = ").push_bind(s.clone());
@@ -174,8 +179,8 @@ pub async fn list_records(
 /// One record (the caller's own, or any for reviewers and admins).
 #[utoipa::path(get, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
     params(("record_id" = String, Path)),
-    responses((status = 200, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 404, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 200, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
+        (status = 404, body = crate::error::ErrorDetail)))]
 pub async fn get_record(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -277,8 +282,8 @@ pub struct RecordCreate {
 
 impl Validate for RecordCreate {
     fn validate(&self, v: &mut Validator) {
-        v.non_blank("title", &self.title, 200);
-        v.opt_str_len("description", self.description.as_deref(), 0, 1000);
+        v.non_blank("title", &self.title, RECORD_TITLE_MAX);
+        v.opt_str_len("description", self.description.as_deref(), 0, RECORD_DESCRIPTION_MAX);
         check_location(v, &self.location, &self.latitude, &self.longitude);
         check_extra_fields(v, self.language.as_deref(), self.release_rights.as_deref());
     }
@@ -304,7 +309,7 @@ fn default_kb() -> i64 {
 
 impl Validate for CreateQuery {
     fn validate(&self, v: &mut Validator) {
-        v.range_i64("file_size_kb", self.file_size_kb, 1, 1000);
+        v.range_i64("file_size_kb", self.file_size_kb, 1, SAMPLE_FILE_KB_MAX);
     }
 }
 
@@ -318,7 +323,7 @@ pub struct NewRecord {
     /// Category.
     pub category_id: Uuid,
     /// Status.
-    pub status: &'static str,
+    pub status: RecordStatus,
     /// Title.
     pub title: String,
     /// Description.
@@ -364,7 +369,7 @@ pub async fn insert_record<'e>(db: impl sqlx::PgExecutor<'e>, r: &NewRecord) -> 
         "INSERT INTO record AS r (uid, user_id, category_id, status, reviewed, title, description, media_type, location,
              language, release_rights, metadata, object_key, file_name, file_size, content_sha256, mime_type,
              duration_seconds, duration_implausible)
-         VALUES ($1, $2, $3, $4, false, $5, $6, $7::mediatype,
+         VALUES ($1, $2, $3, $4, false, $5, $6, $7,
              CASE WHEN $8::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint($9::float8, $8::float8), 4326) END,
              $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
          RETURNING {RECORD_COLUMNS}"
@@ -372,10 +377,10 @@ pub async fn insert_record<'e>(db: impl sqlx::PgExecutor<'e>, r: &NewRecord) -> 
     .bind(r.uid)
     .bind(r.user_id)
     .bind(r.category_id)
-    .bind(r.status)
+    .bind(&r.status)
     .bind(&r.title)
     .bind(&r.description)
-    .bind(r.media_type.as_str())
+    .bind(r.media_type)
     .bind(r.location.map(|l| l.latitude))
     .bind(r.location.map(|l| l.longitude))
     .bind(&r.language)
@@ -399,8 +404,8 @@ pub async fn insert_record<'e>(db: impl sqlx::PgExecutor<'e>, r: &NewRecord) -> 
 /// (status `generated`, or `generation_failed` with the record kept, as the original).
 #[utoipa::path(post, path = "/api/v1/records/", tag = "records", security(("HTTPBearer" = [])),
     params(CreateQuery), request_body = RecordCreate,
-    responses((status = 201, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 403, body = crate::http::docs::ErrorDetail), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+    responses((status = 201, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
+        (status = 403, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn create_record(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -417,7 +422,7 @@ pub async fn create_record(
         uid: Uuid::new_v4(),
         user_id,
         category_id: body.category_id,
-        status: if q.generate_file { "generating" } else { "pending" },
+        status: if q.generate_file { RecordStatus::Generating } else { RecordStatus::Pending },
         title: body.title,
         description: body.description,
         media_type: body.media_type,
@@ -464,7 +469,7 @@ async fn generate_file(state: &AppState, new: &NewRecord, size_kb: i64) -> Resul
     let stored = state.storage.put_bytes(&key, Bytes::from(bytes), Some(content_type)).await;
     let row = match stored {
         Ok(()) => sqlx::query_as::<_, RecordRow>(&format!(
-            "UPDATE record r SET status = 'generated', object_key = $2, file_name = $3, file_size = $4,
+            "UPDATE record r SET status = $7, object_key = $2, file_name = $3, file_size = $4,
                  content_sha256 = $5, mime_type = $6
              WHERE r.uid = $1 RETURNING {RECORD_COLUMNS}"
         ))
@@ -474,15 +479,17 @@ async fn generate_file(state: &AppState, new: &NewRecord, size_kb: i64) -> Resul
         .bind(size)
         .bind(sha)
         .bind(content_type)
+        .bind(RecordStatus::Generated)
         .fetch_one(&state.db)
         .await
         .map_err(AppError::from),
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "sample file generation failed");
             sqlx::query_as::<_, RecordRow>(&format!(
-                "UPDATE record r SET status = 'generation_failed' WHERE r.uid = $1 RETURNING {RECORD_COLUMNS}"
+                "UPDATE record r SET status = $2 WHERE r.uid = $1 RETURNING {RECORD_COLUMNS}"
             ))
             .bind(new.uid)
+            .bind(RecordStatus::GenerationFailed)
             .fetch_one(&state.db)
             .await
             .map_err(AppError::from)
@@ -514,7 +521,7 @@ pub struct RecordUpdate {
     /// New status (reviewers and admins; not null).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = String, required = false, min_length = 1, max_length = 20)]
-    pub status: Option<Option<String>>,
+    pub status: Option<Option<RecordStatus>>,
     /// New location (`null` clears it).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Location>)]
@@ -566,18 +573,18 @@ impl Validate for RecordUpdate {
         let null =
             |v: &mut Validator, field: &str| v.error("missing", field, "Field cannot be null", Some(Value::Null), None);
         match &self.title {
-            Some(Some(t)) => v.non_blank("title", t, 200),
+            Some(Some(t)) => v.non_blank("title", t, RECORD_TITLE_MAX),
             Some(None) => null(v, "title"),
             None => {}
         }
         if let Some(Some(d)) = &self.description {
-            v.str_len("description", d, 0, 1000);
+            v.str_len("description", d, 0, RECORD_DESCRIPTION_MAX);
         }
         if matches!(self.media_type, Some(None)) {
             null(v, "media_type");
         }
         match &self.status {
-            Some(Some(s)) => v.str_len("status", s, 1, 20),
+            Some(Some(s)) => v.str_len("status", s.as_str(), 1, RECORD_STATUS_MAX),
             Some(None) => null(v, "status"),
             None => {}
         }
@@ -598,9 +605,9 @@ impl Validate for RecordUpdate {
 /// reviewer naming a content field of someone else's record gets 403.
 #[utoipa::path(put, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
     params(("record_id" = String, Path)), request_body = RecordUpdate,
-    responses((status = 200, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 403, body = crate::http::docs::ErrorDetail), (status = 404, body = crate::http::docs::ErrorDetail),
-        (status = 409, body = crate::http::docs::ErrorDetail), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+    responses((status = 200, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
+        (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail),
+        (status = 409, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn update_record(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -626,12 +633,12 @@ pub async fn update_record(
         qb.push(", description = ").push_bind(description.clone());
     }
     if let Some(Some(media_type)) = body.media_type
-        && media_type.as_str() != current.media_type
+        && media_type != current.media_type
     {
         if current.object_key.is_some() {
             return Err(AppError::Conflict("The media type of a record with a stored file cannot change".into()));
         }
-        qb.push(", media_type = ").push_bind(media_type.as_str()).push("::mediatype");
+        qb.push(", media_type = ").push_bind(media_type);
     }
     match location_change(&body.location, &body.latitude, &body.longitude) {
         LocationChange::Set(p) => {
@@ -662,7 +669,7 @@ pub async fn update_record(
         }
         match body.reviewed.flatten() {
             Some(true) => {
-                let decision = status.as_deref().filter(|s| matches!(*s, "approved" | "rejected")).map(str::to_owned);
+                let decision = status.as_ref().and_then(RecordStatus::decision);
                 qb.push(", reviewed = true, reviewed_by = ")
                     .push_bind(auth.id)
                     .push(", reviewed_at = now(), review_status = COALESCE(")
@@ -687,8 +694,8 @@ pub async fn update_record(
 #[utoipa::path(delete, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
     params(("record_id" = String, Path)),
     responses((status = 200, body = crate::http::common::MessageResponse),
-        (status = 400, body = crate::http::docs::ErrorDetail), (status = 403, body = crate::http::docs::ErrorDetail),
-        (status = 404, body = crate::http::docs::ErrorDetail)))]
+        (status = 400, body = crate::error::ErrorDetail), (status = 403, body = crate::error::ErrorDetail),
+        (status = 404, body = crate::error::ErrorDetail)))]
 pub async fn delete_record(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,

@@ -11,7 +11,7 @@ use axum::{
 use futures::TryStreamExt;
 use object_store::GetRange;
 
-use super::{load_visible, parse_record_id};
+use super::shared::{load_visible, parse_record_id};
 use crate::{
     auth::{Auth, roles::AnyRole},
     error::{AppError, Result},
@@ -104,7 +104,7 @@ pub fn content_disposition(name: &str, mime: &str) -> HeaderValue {
 #[utoipa::path(get, path = "/api/v1/records/{record_id}/file", tag = "records", security(("HTTPBearer" = [])),
     params(("record_id" = String, Path), ("Range" = Option<String>, Header, description = "bytes=start-end")),
     responses((status = 200, description = "The whole file"), (status = 206, description = "A byte range"),
-        (status = 404, body = crate::http::docs::ErrorDetail), (status = 416, body = crate::http::docs::ErrorDetail)))]
+        (status = 404, body = crate::error::ErrorDetail), (status = 416, body = crate::error::ErrorDetail)))]
 pub async fn download(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,

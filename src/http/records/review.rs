@@ -8,12 +8,15 @@ use serde::Deserialize;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{RECORD_COLUMNS, RecordRead, RecordRow, parse_record_id, record_not_found};
+use super::shared::{RECORD_COLUMNS, RecordRead, RecordRow, parse_record_id, record_not_found};
 use crate::{
     auth::{Auth, roles::AdminOrReviewer},
-    domain::MediaType,
+    domain::{MediaType, ReviewStatus},
     error::Result,
-    http::{ValidJson, ValidQuery, Validate, Validator},
+    http::{
+        ValidJson, ValidQuery, Validate, Validator,
+        limits::{LEASE_MAX_SECONDS, LEASE_MIN_SECONDS, QUEUE_BATCH_MAX, REVIEW_NOTE_MAX},
+    },
     state::AppState,
 };
 
@@ -30,10 +33,10 @@ pub enum Decision {
 }
 
 impl Decision {
-    fn status(self) -> &'static str {
+    fn status(self) -> ReviewStatus {
         match self {
-            Decision::Approve => "approved",
-            Decision::Reject => "rejected",
+            Decision::Approve => ReviewStatus::Approved,
+            Decision::Reject => ReviewStatus::Rejected,
         }
     }
 }
@@ -51,7 +54,7 @@ pub struct ReviewRequest {
 
 impl Validate for ReviewRequest {
     fn validate(&self, v: &mut Validator) {
-        v.opt_str_len("note", self.note.as_deref(), 0, 1000);
+        v.opt_str_len("note", self.note.as_deref(), 0, REVIEW_NOTE_MAX);
     }
 }
 
@@ -59,8 +62,8 @@ impl Validate for ReviewRequest {
 /// `reviewed_at` = now, `review_status`, `status` and the note, and releases any queue claim.
 #[utoipa::path(post, path = "/api/v1/records/{record_id}/review", tag = "records", security(("HTTPBearer" = [])),
     params(("record_id" = String, Path)), request_body = ReviewRequest,
-    responses((status = 200, body = RecordRead), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 403, body = crate::http::docs::ErrorDetail), (status = 404, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 200, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
+        (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail)))]
 pub async fn review_record(
     State(state): State<AppState>,
     auth: Auth<AdminOrReviewer>,
@@ -114,8 +117,8 @@ fn lease() -> i64 {
 
 impl Validate for QueueQuery {
     fn validate(&self, v: &mut Validator) {
-        v.range_i64("limit", self.limit, 1, 50);
-        v.range_i64("lease_seconds", self.lease_seconds, 30, 3600);
+        v.range_i64("limit", self.limit, 1, QUEUE_BATCH_MAX);
+        v.range_i64("lease_seconds", self.lease_seconds, LEASE_MIN_SECONDS, LEASE_MAX_SECONDS);
     }
 }
 
@@ -124,7 +127,7 @@ impl Validate for QueueQuery {
 /// holds are handed out again (a reload does not lose them).
 #[utoipa::path(get, path = "/api/v1/records/review/queue", tag = "records", security(("HTTPBearer" = [])),
     params(QueueQuery),
-    responses((status = 200, body = [RecordRead]), (status = 403, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 200, body = [RecordRead]), (status = 403, body = crate::error::ErrorDetail)))]
 pub async fn queue(
     State(state): State<AppState>,
     auth: Auth<AdminOrReviewer>,
@@ -150,7 +153,7 @@ async fn claim_next(state: &AppState, auth: &crate::auth::CurrentUser, q: &Queue
         qb.push(" AND r.category_id = ").push_bind(id);
     }
     if let Some(m) = q.media_type {
-        qb.push(" AND r.media_type = ").push_bind(m.as_str()).push("::mediatype");
+        qb.push(" AND r.media_type = ").push_bind(m);
     }
     // SKIP LOCKED passes over records a review is writing right now; the conditional upsert
     // below never takes over another reviewer's live claim.

@@ -13,12 +13,18 @@ use serde_json::{Value, json};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{RECORD_COLUMNS, RecordRead, RecordRow, crud::push_visibility};
+use super::{
+    crud::push_visibility,
+    shared::{RECORD_COLUMNS, RecordRead, RecordRow},
+};
 use crate::{
     auth::{Auth, roles::AnyRole},
     domain::MediaType,
     error::{AppError, Result},
-    http::{ValidQuery, Validate, Validator},
+    http::{
+        ValidQuery, Validate, Validator,
+        limits::{DISTANCE_MAX_M, DISTANCE_PAGE_MAX, LATITUDE_MAX, LONGITUDE_MAX, NEARBY_RADIUS_MAX_M, PAGE_MAX},
+    },
     state::AppState,
 };
 
@@ -65,8 +71,8 @@ fn limit_50() -> i64 {
 }
 
 fn check_centre(v: &mut Validator, latitude: f64, longitude: f64) {
-    v.range_f64("latitude", latitude, -90.0, 90.0);
-    v.range_f64("longitude", longitude, -180.0, 180.0);
+    v.range_f64("latitude", latitude, -LATITUDE_MAX, LATITUDE_MAX);
+    v.range_f64("longitude", longitude, -LONGITUDE_MAX, LONGITUDE_MAX);
 }
 
 fn check_positive(v: &mut Validator, field: &str, value: f64, max: f64) {
@@ -81,12 +87,12 @@ impl Validate for NearbyQuery {
     fn validate(&self, v: &mut Validator) {
         check_centre(v, self.latitude, self.longitude);
         if let Some(d) = self.distance_meters {
-            check_positive(v, "distance_meters", d, 50_000.0);
+            check_positive(v, "distance_meters", d, NEARBY_RADIUS_MAX_M);
         } else if let Some(r) = self.radius {
-            check_positive(v, "radius", r, 50_000.0);
+            check_positive(v, "radius", r, NEARBY_RADIUS_MAX_M);
         }
         v.range_i64("skip", self.skip, 0, i64::MAX);
-        v.range_i64("limit", self.limit, 1, 1000);
+        v.range_i64("limit", self.limit, 1, PAGE_MAX);
     }
 }
 
@@ -122,12 +128,12 @@ pub struct BboxQuery {
 
 impl Validate for BboxQuery {
     fn validate(&self, v: &mut Validator) {
-        v.range_f64("min_lat", self.min_lat, -90.0, 90.0);
-        v.range_f64("max_lat", self.max_lat, -90.0, 90.0);
-        v.range_f64("min_lng", self.min_lng, -180.0, 180.0);
-        v.range_f64("max_lng", self.max_lng, -180.0, 180.0);
+        v.range_f64("min_lat", self.min_lat, -LATITUDE_MAX, LATITUDE_MAX);
+        v.range_f64("max_lat", self.max_lat, -LATITUDE_MAX, LATITUDE_MAX);
+        v.range_f64("min_lng", self.min_lng, -LONGITUDE_MAX, LONGITUDE_MAX);
+        v.range_f64("max_lng", self.max_lng, -LONGITUDE_MAX, LONGITUDE_MAX);
         v.range_i64("skip", self.skip, 0, i64::MAX);
-        v.range_i64("limit", self.limit, 1, 1000);
+        v.range_i64("limit", self.limit, 1, PAGE_MAX);
     }
 }
 
@@ -162,10 +168,10 @@ impl Validate for DistanceQuery {
     fn validate(&self, v: &mut Validator) {
         check_centre(v, self.latitude, self.longitude);
         if let Some(d) = self.max_distance_meters {
-            check_positive(v, "max_distance_meters", d, 100_000.0);
+            check_positive(v, "max_distance_meters", d, DISTANCE_MAX_M);
         }
         v.range_i64("skip", self.skip, 0, i64::MAX);
-        v.range_i64("limit", self.limit, 1, 500);
+        v.range_i64("limit", self.limit, 1, DISTANCE_PAGE_MAX);
     }
 }
 
@@ -216,7 +222,7 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, category_id: Option<Uuid>, 
         qb.push(" AND r.category_id = ").push_bind(id);
     }
     if let Some(m) = media_type {
-        qb.push(" AND r.media_type = ").push_bind(m.as_str()).push("::mediatype");
+        qb.push(" AND r.media_type = ").push_bind(m);
     }
 }
 
@@ -232,7 +238,7 @@ fn push_point(qb: &mut QueryBuilder<'_, Postgres>, latitude: f64, longitude: f64
 /// Records within a radius (metres) of a point, nearest first.
 #[utoipa::path(get, path = "/api/v1/records/search/nearby", tag = "records", security(("HTTPBearer" = [])),
     params(NearbyQuery),
-    responses((status = 200, body = [RecordRead]), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+    responses((status = 200, body = [RecordRead]), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn nearby(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -300,8 +306,8 @@ fn nearby_query<'a>(
 /// Records inside a latitude/longitude box, boundary included, newest first.
 #[utoipa::path(get, path = "/api/v1/records/search/bbox", tag = "records", security(("HTTPBearer" = [])),
     params(BboxQuery),
-    responses((status = 200, body = [RecordRead]), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+    responses((status = 200, body = [RecordRead]), (status = 400, body = crate::error::ErrorDetail),
+        (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn bbox(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -344,7 +350,7 @@ pub async fn bbox(
 /// Located records by distance from a point (metres), optionally within `max_distance_meters`.
 #[utoipa::path(get, path = "/api/v1/records/search/distance", tag = "records", security(("HTTPBearer" = [])),
     params(DistanceQuery),
-    responses((status = 200, body = [DistanceResult]), (status = 422, body = crate::http::docs::ValidationErrorBody)))]
+    responses((status = 200, body = [DistanceResult]), (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn distance(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,

@@ -14,7 +14,10 @@ use super::{
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
     error::{AppError, FieldError, Result},
-    http::{Validate, Validator},
+    http::{
+        Validate, Validator,
+        limits::{FILE_NAME_MAX, TOTAL_CHUNKS_MAX},
+    },
     state::AppState,
     storage::objects::chunk_key,
 };
@@ -73,9 +76,9 @@ impl UploadFormSpec for ChunkForm {
 
 impl Validate for ChunkForm {
     fn validate(&self, v: &mut Validator) {
-        v.range_i64("total_chunks", self.total_chunks, 1, 100_000);
+        v.range_i64("total_chunks", self.total_chunks, 1, TOTAL_CHUNKS_MAX);
         v.range_i64("chunk_index", self.chunk_index, 0, (self.total_chunks - 1).max(0));
-        v.opt_str_len("filename", self.filename.as_deref(), 1, 255);
+        v.opt_str_len("filename", self.filename.as_deref(), 1, FILE_NAME_MAX);
     }
 }
 
@@ -218,11 +221,11 @@ async fn record_chunk(state: &AppState, w: &ChunkWrite<'_>, stored: bool) -> Res
 /// `UPLOAD_MAX_PENDING_BYTES_PER_USER` bytes in them (429 beyond).
 #[utoipa::path(post, path = "/api/v1/records/upload/chunk", tag = "records", security(("HTTPBearer" = [])),
     request_body(content = ChunkRequest, content_type = "multipart/form-data"),
-    responses((status = 200, body = ChunkResponse), (status = 400, body = crate::http::docs::ErrorDetail),
-        (status = 403, body = crate::http::docs::ErrorDetail), (status = 404, body = crate::http::docs::ErrorDetail),
-        (status = 409, body = crate::http::docs::ErrorDetail), (status = 413, body = crate::http::docs::ErrorDetail),
-        (status = 422, body = crate::http::docs::ValidationErrorBody), (status = 429, body = crate::http::docs::ErrorDetail),
-        (status = 503, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 200, body = ChunkResponse), (status = 400, body = crate::error::ErrorDetail),
+        (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail),
+        (status = 409, body = crate::error::ErrorDetail), (status = 413, body = crate::error::ErrorDetail),
+        (status = 422, body = crate::error::ValidationErrorBody), (status = 429, body = crate::error::ErrorDetail),
+        (status = 503, body = crate::error::ErrorDetail)))]
 pub async fn upload_chunk(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,

@@ -11,19 +11,17 @@ use sqlx::{PgConnection, Postgres, pool::PoolConnection};
 use uuid::Uuid;
 
 use super::{
-    UploadFields,
     form::decode_file_name,
-    object_key,
     sessions::{SessionRow, UPLOAD_LOCK, busy, chunk_object_key, load_session, not_found},
     spool::{Spooled, Spooler},
-    store_upload,
+    store::{UploadFields, object_key, store_upload},
 };
 use crate::{
     auth::CurrentUser,
     error::{AppError, Result},
     http::records::{
-        RecordRow,
         crud::{insert_record, reload},
+        shared::RecordRow,
     },
     state::AppState,
     storage::objects::{chunk_key, chunk_prefix},
@@ -72,16 +70,6 @@ impl Drop for FinaliseLock {
             drop(conn.detach());
         }
     }
-}
-
-/// Notes on the session the key of the object a finalise is about to store.
-pub(super) async fn note_object_key(db: &mut PgConnection, upload_uuid: Uuid, key: &str) -> Result<()> {
-    sqlx::query("UPDATE upload_session SET finalise_object_key = $2 WHERE upload_uuid = $1")
-        .bind(upload_uuid)
-        .bind(key)
-        .execute(db)
-        .await?;
-    Ok(())
 }
 
 /// Turns a complete resumable upload into a record; a finalise re-sent after success answers

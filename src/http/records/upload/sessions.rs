@@ -98,8 +98,8 @@ pub struct UploadStatus {
 /// connection (the upload's owner only).
 #[utoipa::path(get, path = "/api/v1/records/upload/{upload_uuid}/status", tag = "records", security(("HTTPBearer" = [])),
     params(("upload_uuid" = Uuid, Path)),
-    responses((status = 200, body = UploadStatus), (status = 403, body = crate::http::docs::ErrorDetail),
-        (status = 404, body = crate::http::docs::ErrorDetail)))]
+    responses((status = 200, body = UploadStatus), (status = 403, body = crate::error::ErrorDetail),
+        (status = 404, body = crate::error::ErrorDetail)))]
 pub async fn upload_status(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
@@ -174,4 +174,14 @@ pub async fn cleanup_abandoned_uploads(state: &AppState, older_than: Duration) -
         tx.commit().await?;
     }
     Ok(removed)
+}
+
+/// Notes on the session the key of the object a finalise is about to store.
+pub(super) async fn note_object_key(db: &mut PgConnection, upload_uuid: Uuid, key: &str) -> Result<()> {
+    sqlx::query("UPDATE upload_session SET finalise_object_key = $2 WHERE upload_uuid = $1")
+        .bind(upload_uuid)
+        .bind(key)
+        .execute(db)
+        .await?;
+    Ok(())
 }

@@ -1,0 +1,57 @@
+//! What the accounts handlers share: loading a user with roles, the original's 404, path
+//! parameters, and the "the user themself or these roles" rule.
+
+use uuid::Uuid;
+
+use super::dto::UserWithRoles;
+use crate::{
+    auth::{CurrentUser, RoleSet},
+    db::accounts,
+    error::{AppError, FieldError, Result},
+    state::AppState,
+};
+
+/// A user with their roles, or 404 `User with id {id} not found`.
+pub(super) async fn user_with_roles(state: &AppState, id: Uuid) -> Result<UserWithRoles> {
+    let user = accounts::get_user(&state.db, id).await?.ok_or_else(|| user_not_found(id))?;
+    let roles = accounts::roles_of(&state.db, id).await?;
+    Ok(UserWithRoles { user, roles })
+}
+
+/// The original's 404 for a user id.
+pub(super) fn user_not_found(id: Uuid) -> AppError {
+    AppError::NotFound(format!("User with id {id} not found"))
+}
+
+/// Parses a UUID path parameter (surrounding spaces allowed); 422 `uuid_parsing` at
+/// `["path", name]` otherwise.
+pub(super) fn path_uuid(name: &str, raw: &str) -> Result<Uuid> {
+    Uuid::parse_str(raw.trim()).map_err(|_| {
+        AppError::field(
+            FieldError::new("uuid_parsing", &["path", name], "Input should be a valid UUID").with_input(raw.to_owned()),
+        )
+    })
+}
+
+/// Parses an integer path parameter; 422 `int_parsing` at `["path", name]` otherwise.
+pub(super) fn path_int(name: &str, raw: &str) -> Result<i32> {
+    raw.trim().parse().map_err(|_| {
+        AppError::field(
+            FieldError::new(
+                "int_parsing",
+                &["path", name],
+                "Input should be a valid integer, unable to parse string as an integer",
+            )
+            .with_input(raw.to_owned()),
+        )
+    })
+}
+
+/// Passes the user themself and holders of the roles of `R`; others get `R`'s 403.
+pub(super) fn require_self_or<R: RoleSet>(caller: &CurrentUser, target: Uuid) -> Result<()> {
+    if caller.id == target || R::allows(&caller.roles) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(R::denied_message(&caller.roles)))
+    }
+}
