@@ -449,21 +449,6 @@ impl Config {
         Ok(())
     }
 
-    /// Limits of the media probe children (see [`crate::media::probe`]).
-    pub fn probe_limits(&self) -> anyhow::Result<crate::media::ProbeLimits> {
-        let uploads = &self.uploads;
-        let program = match &uploads.media_probe_program {
-            Some(program) => program.clone(),
-            None => std::env::current_exe().context("finding this executable for MEDIA_PROBE_PROGRAM")?,
-        };
-        Ok(crate::media::ProbeLimits {
-            program,
-            memory_bytes: uploads.media_probe_memory_mb.saturating_mul(1024 * 1024),
-            timeout: Duration::from_secs(uploads.media_probe_timeout_seconds.max(1)),
-            concurrency: uploads.media_probe_concurrency.max(1),
-        })
-    }
-
     /// True in development mode.
     pub fn is_development(&self) -> bool {
         self.corpus_env == Environment::Development

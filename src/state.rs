@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use crate::{
     auth::{extract::AuthState, sms::SmsSender, token::TokenKeys},
     config::Config,
-    media::DurationProbe,
+    media::{DurationProbe, ProbeLimits},
     ratelimit::RateLimiter,
     storage::Storage,
 };
@@ -45,7 +45,7 @@ impl AppState {
             Some(url) => RateLimiter::redis(url, &config.limits.redis_key_prefix, config.redis_timeout())?,
             None => RateLimiter::memory(),
         };
-        let media = DurationProbe::new(config.probe_limits()?);
+        let media = DurationProbe::new(ProbeLimits::from_config(&config)?);
         Ok(Self { config: Arc::new(config), db, storage, tokens, sms, limiter, media })
     }
 }

@@ -32,6 +32,24 @@ pub struct ProbeLimits {
     pub concurrency: usize,
 }
 
+impl ProbeLimits {
+    /// The limits the `MEDIA_PROBE_*` settings give; the program defaults to this executable.
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Self> {
+        let uploads = &config.uploads;
+        let program = match &uploads.media_probe_program {
+            Some(program) => program.clone(),
+            None => std::env::current_exe()
+                .map_err(|e| anyhow::anyhow!("finding this executable for MEDIA_PROBE_PROGRAM: {e}"))?,
+        };
+        Ok(Self {
+            program,
+            memory_bytes: uploads.media_probe_memory_mb.saturating_mul(1024 * 1024),
+            timeout: Duration::from_secs(uploads.media_probe_timeout_seconds.max(1)),
+            concurrency: uploads.media_probe_concurrency.max(1),
+        })
+    }
+}
+
 /// What was learnt about an upload's playing time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Measured {
