@@ -42,7 +42,7 @@ pub enum Command {
     #[command(subcommand)]
     Users(users::UsersCommand),
     /// Internal: time one audio file in a capped child process (run by `serve`, not by people).
-    #[command(name = "media-probe", hide = true)]
+    #[command(name = crate::media::probe::SUBCOMMAND, hide = true)]
     MediaProbe(MediaProbeArgs),
 }
 

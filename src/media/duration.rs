@@ -39,12 +39,19 @@ pub enum Timer {
     Untimed,
 }
 
+/// ISO base media formats, timed by [`isobmff`].
+const ISOBMFF_FORMATS: [Sniffed; 4] = [sniff::MP4, sniff::M4V, sniff::MOV, sniff::M4A];
+/// Matroska formats, timed by [`matroska`].
+const MATROSKA_FORMATS: [Sniffed; 2] = [sniff::MKV, sniff::WEBM];
+
 /// Which [`Timer`] a sniffed format gets.
 pub fn timer(sniffed: &Sniffed) -> Timer {
-    match *sniffed {
-        s if [sniff::MP4, sniff::M4V, sniff::MOV, sniff::M4A, sniff::MKV, sniff::WEBM].contains(&s) => Timer::Container,
-        s if DECODER_FORMATS.contains(&s) => Timer::Decoder,
-        _ => Timer::Untimed,
+    if ISOBMFF_FORMATS.contains(sniffed) || MATROSKA_FORMATS.contains(sniffed) {
+        Timer::Container
+    } else if DECODER_FORMATS.contains(sniffed) {
+        Timer::Decoder
+    } else {
+        Timer::Untimed
     }
 }
 
@@ -54,12 +61,12 @@ pub const DECODER_FORMATS: [Sniffed; 6] = [sniff::MP3, sniff::WAV, sniff::OGG, s
 /// Seconds of a container file by our own parsers; `None` when unknown or not a container.
 pub fn container_seconds(path: &Path, sniffed: &Sniffed) -> Option<f64> {
     let file = File::open(path).ok()?;
-    match *sniffed {
-        s if [sniff::MP4, sniff::M4V, sniff::MOV, sniff::M4A].contains(&s) => {
-            isobmff::duration(&mut BufReader::new(file))
-        }
-        s if s == sniff::MKV || s == sniff::WEBM => matroska::duration(file),
-        _ => None,
+    if ISOBMFF_FORMATS.contains(sniffed) {
+        isobmff::duration(&mut BufReader::new(file))
+    } else if MATROSKA_FORMATS.contains(sniffed) {
+        matroska::duration(file)
+    } else {
+        None
     }
 }
 
