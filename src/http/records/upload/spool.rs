@@ -66,7 +66,7 @@ pub fn too_large(max: u64) -> AppError {
 /// The one place a spool I/O error becomes an HTTP error: a full disk (or quota) is the
 /// server's temporary trouble, 503; anything else is an internal error.
 pub fn spool_error(e: io::Error, doing: &'static str) -> AppError {
-    if matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded) {
+    if crate::error::is_storage_full(&e) {
         tracing::error!(error = %e, "upload spool is out of space while {doing}");
         return AppError::ServiceUnavailable(
             "The server is out of temporary space for uploads; please retry later".into(),
