@@ -178,7 +178,7 @@ fn is_fatal(err: &sqlx::Error) -> bool {
 }
 
 /// Creates the database from a maintenance connection; false when someone else created it first.
-async fn create_database(options: &PgConnectOptions, name: &str) -> anyhow::Result<bool> {
+pub async fn create_database(options: &PgConnectOptions, name: &str) -> anyhow::Result<bool> {
     let mut conn = connect_maintenance(options).await?;
     let result = sqlx::query(&format!("CREATE DATABASE {}", quote_ident(name))).execute(&mut conn).await;
     let _ = conn.close().await;

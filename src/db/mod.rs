@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod init;
+pub mod objects;
 pub mod seed;
 pub mod status;
 pub mod users;

@@ -1,6 +1,7 @@
 //! Object storage behind one interface: a local directory (the embedded default) or an
 //! S3-compatible bucket (Hetzner, MinIO, AWS), both through `object_store`.
 
+pub mod audit;
 pub mod clean;
 pub mod objects;
 
@@ -21,6 +22,8 @@ pub struct Storage {
     pub backend: StorageBackend,
     /// A human-readable location (`local:./data`, `s3:https://host/bucket`).
     pub location: String,
+    /// The directory of the local backend (symlinks resolved); `None` for S3.
+    pub local_root: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -41,6 +44,9 @@ impl Storage {
                     store: Arc::new(store),
                     backend: StorageBackend::Local,
                     location: format!("local:{}", config.storage.storage_dir.display()),
+                    local_root: Some(config.storage.storage_dir.canonicalize().with_context(|| {
+                        format!("resolving storage directory {}", config.storage.storage_dir.display())
+                    })?),
                 })
             }
             StorageBackend::S3 => {
@@ -62,6 +68,7 @@ impl Storage {
                     store: Arc::new(store),
                     backend: StorageBackend::S3,
                     location: format!("s3:{endpoint}/{}", config.storage.hz_obj_bucket_name),
+                    local_root: None,
                 })
             }
         }
