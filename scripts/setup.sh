@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes this machine ready to run and test corpus-te, idempotently:
 # PostgreSQL running with PostGIS available (and enabled in template1 so that
-# every new database, including each test database, gets it cheaply), and Redis running.
+# every new database, including each test database, gets it cheaply), the PostgreSQL client
+# tools (backups), and Redis running.
 # Safe to run any number of times; it only changes what is missing.
 set -euo pipefail
 
@@ -39,7 +40,16 @@ psql -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U postgres -d template1 -qc 'CREATE EXT
   | grep -v 'already exists' || true
 log "PostGIS $(psql -h "$PGHOST_ADDR" -p "$PGPORT_NUM" -U postgres -d template1 -tAc 'SELECT postgis_lib_version()')"
 
-# 3. Redis (optional for the service, used by the tests for shared rate limits).
+# 3. PostgreSQL client tools (pg_dump, pg_restore) for `corpus db backup` and `db restore`,
+#    of the server's major version.
+if ! command -v pg_dump >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_dump >/dev/null 2>&1; then
+  log "installing postgresql-client-${pg_major}"
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "postgresql-client-${pg_major}" >/dev/null
+fi
+log "$(pg_dump --version 2>/dev/null || ls /usr/lib/postgresql/*/bin/pg_dump)"
+
+# 4. Redis (optional for the service, used by the tests for shared rate limits).
 if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
   log "starting Redis"
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no

@@ -14,6 +14,7 @@ pub mod jobs;
 /// Facts about uploaded files from their bytes: real type, allowed-ness, duration, SHA-256.
 pub mod media;
 pub mod openapi;
+pub mod ops;
 pub mod ratelimit;
 pub mod router;
 pub mod server;

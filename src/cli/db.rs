@@ -1,11 +1,14 @@
-//! `corpus db ...`: status, info, init, migrate, seed, reinit, clean.
+//! `corpus db ...`: status, info, init, migrate, seed, reinit, clean, backup, restore.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
 
-use super::confirm::confirm;
+use super::{
+    backup::{BackupArgs, RestoreArgs, run_backup, run_restore},
+    confirm::confirm,
+};
 use crate::{
     config::{Config, StorageBackend},
     db::{self, status::Status},
@@ -45,6 +48,15 @@ pub enum DbCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Back up the database (pg_dump, custom format) and the stored objects into a new directory
+    /// with a manifest (every object's key, size and SHA-256). With S3 storage the objects stay in
+    /// the bucket and are only listed. Needs the PostgreSQL client tools (pg_dump, pg_restore).
+    Backup(BackupArgs),
+    /// Restore a backup onto an empty database and storage, then apply pending migrations.
+    /// DESTRUCTIVE when the database holds data or storage holds the service's objects: then it
+    /// needs --yes (or a typed confirmation) and says what it replaces. Every object's SHA-256 is
+    /// checked against the manifest; any mismatch exits non-zero.
+    Restore(RestoreArgs),
 }
 
 /// Runs a database command.
@@ -109,6 +121,8 @@ pub async fn run(config: &Config, command: DbCommand) -> anyhow::Result<ExitCode
             println!("cleaned: run `corpus db init` (or start `corpus serve` in development) to start again");
             Ok(ExitCode::SUCCESS)
         }
+        DbCommand::Backup(args) => run_backup(config, args).await,
+        DbCommand::Restore(args) => run_restore(config, args).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `corpus` command line: `serve`, `healthcheck`, `db ...` and `users ...`.
 
+mod backup;
 mod confirm;
 pub mod db;
 pub mod healthcheck;
@@ -35,7 +36,7 @@ pub enum Command {
     Serve,
     /// Exit 0 when the local server answers `GET /health` (for container health checks).
     Healthcheck(healthcheck::Args),
-    /// Database: status, info, init, migrate, seed, reinit, clean.
+    /// Database: status, info, init, migrate, seed, reinit, clean, backup, restore.
     #[command(subcommand)]
     Db(db::DbCommand),
     /// Users and roles: list, find, assign/add/remove roles, create the first admin.

@@ -19,6 +19,7 @@ mod hardening_server;
 mod hardening_uploads;
 mod maintenance;
 mod openapi_constraints;
+mod ops_backup;
 mod rbac;
 mod records_categories;
 mod records_crud;
