@@ -1,10 +1,11 @@
-//! The `corpus` command line: `serve`, `healthcheck`, `db ...` and `users ...`.
+//! The `corpus` command line: `serve`, `healthcheck`, `db ...`, `storage ...` and `users ...`.
 
 mod backup;
 mod confirm;
 pub mod db;
 pub mod healthcheck;
 pub mod serve;
+pub mod storage;
 pub mod users;
 
 use std::process::ExitCode;
@@ -39,6 +40,9 @@ pub enum Command {
     /// Database: status, info, init, migrate, seed, reinit, clean, backup, restore.
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// Stored objects: verify them against the records, find and delete orphans.
+    #[command(subcommand)]
+    Storage(storage::StorageCommand),
     /// Users and roles: list, find, assign/add/remove roles, create the first admin.
     #[command(subcommand)]
     Users(users::UsersCommand),
@@ -82,6 +86,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Serve => serve::run(config).await.map(|()| ExitCode::SUCCESS),
             Command::Healthcheck(args) => healthcheck::run(&config, args).await,
             Command::Db(cmd) => db::run(&config, cmd).await,
+            Command::Storage(cmd) => storage::run(&config, cmd).await,
             Command::Users(cmd) => users::run(&config, cmd).await,
             // Handled above, before the runtime started.
             Command::MediaProbe(_) => Ok(ExitCode::FAILURE),
@@ -155,7 +160,7 @@ mod tests {
 
     #[test]
     fn each_command_help_lists_the_settings() {
-        for command in ["serve", "healthcheck", "db", "users"] {
+        for command in ["serve", "healthcheck", "db", "storage", "users"] {
             let err = Cli::try_parse_from(["corpus", command, "--help"]).unwrap_err();
             assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
             let help = err.to_string();

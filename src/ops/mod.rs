@@ -1,7 +1,8 @@
 //! Operations that combine the database and storage: backups (`corpus db backup`), restores
-//! (`corpus db restore`). Called by the
+//! (`corpus db restore`) and the storage audit (`corpus storage verify|orphans`). Called by the
 //! command line, never by request handlers.
 
+pub mod audit;
 pub mod backup;
 pub mod manifest;
 pub mod pgtools;

@@ -20,6 +20,7 @@ mod hardening_uploads;
 mod maintenance;
 mod openapi_constraints;
 mod ops_backup;
+mod ops_storage;
 mod rbac;
 mod records_categories;
 mod records_crud;

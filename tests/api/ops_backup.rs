@@ -270,6 +270,8 @@ async fn ops_backup_restores_every_row_and_object_into_a_fresh_database_and_stor
     assert_eq!(files(target.storage.path()), source_files, "every object is restored, byte for byte");
     let status = target.run(&["db", "status"]);
     assert_eq!(status.code, 0, "{}", status.all());
+    let verify = target.run(&["storage", "verify", "--min-age-minutes", "0"]);
+    assert_eq!(verify.code, 0, "{}", verify.all());
 
     // The restored target now holds data: a second restore is refused without --yes, saying what
     // it would replace, and changes nothing.
