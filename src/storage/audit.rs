@@ -8,9 +8,10 @@
 use std::path::{Component, Path as FsPath};
 
 use anyhow::{Context, bail};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
-use object_store::{ObjectStore, PutPayload, WriteMultipart, path::Path};
+use futures::{StreamExt, TryStreamExt, stream::BoxStream};
+use object_store::{GetResultPayload, ObjectStore, PutPayload, WriteMultipart, path::Path};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -69,6 +70,26 @@ pub async fn hash_reader(mut reader: impl tokio::io::AsyncRead + Unpin) -> std::
 }
 
 impl Storage {
+    /// The bytes of the object at `key` as a stream. A local file is read in large chunks
+    /// (object_store's own stream of a file reads 8 KiB at a time, a third of the speed).
+    async fn read_stream(&self, key: &str) -> object_store::Result<BoxStream<'static, object_store::Result<Bytes>>> {
+        let result = self.get(key, None).await?;
+        match result.payload {
+            GetResultPayload::File(mut file, _) => {
+                use std::io::Seek;
+                let range = result.range;
+                let local = |source: std::io::Error| object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: Box::new(source),
+                };
+                file.seek(std::io::SeekFrom::Start(range.start)).map_err(local)?;
+                let reader = tokio::fs::File::from_std(file).take(range.end - range.start);
+                Ok(tokio_util::io::ReaderStream::with_capacity(reader, BUFFER).map_err(local).boxed())
+            }
+            GetResultPayload::Stream(stream) => Ok(stream),
+        }
+    }
+
     /// Lists every object under the service's own prefixes. Entries that cannot be listed are
     /// collected in [`Listing::unreadable`]; a failure of the store itself is an error.
     pub async fn list_owned(&self) -> anyhow::Result<Listing> {
@@ -102,7 +123,7 @@ impl Storage {
     /// The SHA-256 and size of the object at `key`, read as a stream (`inc` is called with each
     /// chunk's length, for progress).
     pub async fn hash_object(&self, key: &str, inc: &(dyn Fn(u64) + Sync)) -> object_store::Result<(String, u64)> {
-        let mut stream = self.get(key, None).await?.into_stream();
+        let mut stream = self.read_stream(key).await?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         while let Some(chunk) = stream.next().await {
@@ -125,7 +146,7 @@ impl Storage {
         if let Some(parent) = dest.parent() {
             tokio::fs::create_dir_all(parent).await.with_context(|| format!("creating {}", parent.display()))?;
         }
-        let mut stream = self.get(key, None).await.with_context(|| format!("reading {key}"))?.into_stream();
+        let mut stream = self.read_stream(key).await.with_context(|| format!("reading {key}"))?;
         let mut file = tokio::fs::File::create(dest).await.with_context(|| format!("creating {}", dest.display()))?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
