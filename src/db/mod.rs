@@ -4,9 +4,15 @@
 //! the pool or inside a transaction owned by the caller.
 
 pub mod accounts;
+pub mod categories;
 pub mod init;
+pub mod maintenance;
+pub mod otp;
+pub mod records;
+pub mod review;
 pub mod seed;
 pub mod status;
+pub mod uploads;
 pub mod users;
 
 use sqlx::{
@@ -59,6 +65,13 @@ pub fn pool_options(config: &Config) -> PgPoolOptions {
                 Ok(())
             })
         })
+}
+
+/// A round trip to the database (readiness).
+#[tracing::instrument(skip_all)]
+pub async fn ping(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {
+    sqlx::query!("SELECT 1 AS one").fetch_one(db).await?;
+    Ok(())
 }
 
 /// The database name the options point at.

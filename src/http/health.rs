@@ -57,7 +57,7 @@ pub async fn health() -> Json<HealthResponse> {
     (status = 503, body = ReadyResponse, description = "A dependency is down"),
 ))]
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let db = timed(async { sqlx::query("SELECT 1").execute(&state.db).await.map(|_| ()).map_err(|e| e.to_string()) });
+    let db = timed(async { crate::db::ping(&state.db).await.map_err(|e| e.to_string()) });
     let storage = timed(async { state.storage.check().await.map_err(|e| format!("{e:#}")) });
     let redis = async {
         if state.limiter.is_shared() {

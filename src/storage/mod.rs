@@ -3,6 +3,7 @@
 
 pub mod clean;
 pub mod objects;
+pub mod spool;
 
 use std::sync::Arc;
 

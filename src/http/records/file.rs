@@ -151,7 +151,7 @@ pub async fn download(
         .status(status)
         .header(header::CONTENT_LENGTH, length)
         .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_TYPE, row.mime_type().unwrap_or("application/octet-stream"))
+        .header(header::CONTENT_TYPE, row.mime_type.as_deref().unwrap_or("application/octet-stream"))
         .body(body)
         .map_err(|e| AppError::Internal(e.into()))?;
     if let Some(GetRange::Bounded(r)) = get_range
@@ -160,9 +160,10 @@ pub async fn download(
         response.headers_mut().insert(header::CONTENT_RANGE, v);
     }
     // The record's own name, else the stored object's (`<uid>.<ext>`).
-    let name = row.file_name().or_else(|| key.rsplit('/').next()).unwrap_or_default();
+    let name = row.file_name.as_deref().or_else(|| key.rsplit('/').next()).unwrap_or_default();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_DISPOSITION, content_disposition(name, row.mime_type().unwrap_or_default()));
+    headers
+        .insert(header::CONTENT_DISPOSITION, content_disposition(name, row.mime_type.as_deref().unwrap_or_default()));
     // Opened in a browser tab, a stored file gets no origin of its own: no scripts, no cookies,
     // no same-origin requests to this API, whatever its bytes are.
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
