@@ -80,7 +80,11 @@ pub async fn run(config: &Config, command: DbCommand) -> anyhow::Result<ExitCode
             }
             let pool = db::connect(config).await?;
             if config.is_development() {
-                let report = db::seed::seed_samples(&pool).await?;
+                let mut hashes = Vec::with_capacity(db::seed::SAMPLE_USERS.len());
+                for user in db::seed::SAMPLE_USERS {
+                    hashes.push(crate::auth::password::hash(user.6.to_owned()).await?);
+                }
+                let report = db::seed::seed_samples(&pool, &hashes).await?;
                 println!(
                     "sample data: {} user(s), {} categor(y/ies), {} record(s) inserted",
                     report.users, report.categories, report.records

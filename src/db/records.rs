@@ -638,7 +638,7 @@ pub async fn update(db: &mut PgConnection, uid: Uuid, changes: &Changes) -> sqlx
         return Ok(None);
     }
     if matches!(changes.reviewed, Some(ReviewedChange::Reviewed { .. })) {
-        super::review::release_claim(&mut *db, uid).await?;
+        end_review_claim(&mut *db, uid).await?;
     }
     get(db, uid).await
 }
@@ -647,4 +647,11 @@ pub async fn update(db: &mut PgConnection, uid: Uuid, changes: &Changes) -> sqlx
 #[tracing::instrument(skip_all)]
 pub async fn delete(db: impl PgExecutor<'_>, uid: Uuid) -> sqlx::Result<Option<Option<String>>> {
     sqlx::query_scalar!("DELETE FROM record WHERE uid = $1 RETURNING object_key", uid).fetch_optional(db).await
+}
+
+/// Ends the review claim on a record, if any (a decision was recorded; see [`super::review`]).
+#[tracing::instrument(skip_all)]
+pub async fn end_review_claim(db: impl PgExecutor<'_>, uid: Uuid) -> sqlx::Result<()> {
+    sqlx::query!("DELETE FROM review_claim WHERE record_uid = $1", uid).execute(db).await?;
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! Review: a reviewer's decision on a record, and the queue that leases unreviewed records so two
 //! reviewers never get the same one.
 
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::records::{self, RecordRow};
@@ -37,15 +37,8 @@ pub async fn decide(
     if updated == 0 {
         return Ok(None);
     }
-    release_claim(&mut *db, uid).await?;
+    records::end_review_claim(&mut *db, uid).await?;
     records::get(db, uid).await
-}
-
-/// Ends the review claim on a record, if any.
-#[tracing::instrument(skip_all)]
-pub async fn release_claim(db: impl PgExecutor<'_>, uid: Uuid) -> sqlx::Result<()> {
-    sqlx::query!("DELETE FROM review_claim WHERE record_uid = $1", uid).execute(db).await?;
-    Ok(())
 }
 
 /// What a reviewer asks the queue for.
