@@ -92,29 +92,22 @@ impl Validator {
 
     /// Requires `min <= value <= max`.
     pub fn range_f64(&mut self, field: &str, value: f64, min: f64, max: f64) {
-        if !value.is_finite() {
+        if value.is_finite() {
+            self.range(field, value, min, max);
+        } else {
             self.error("finite_number", field, "Input should be a finite number", Some(value.to_string().into()), None);
-        } else if value < min {
-            self.error(
-                "greater_than_equal",
-                field,
-                format!("Input should be greater than or equal to {min}"),
-                Some(value.into()),
-                Some(json!({ "ge": min })),
-            );
-        } else if value > max {
-            self.error(
-                "less_than_equal",
-                field,
-                format!("Input should be less than or equal to {max}"),
-                Some(value.into()),
-                Some(json!({ "le": max })),
-            );
         }
     }
 
     /// Requires `min <= value <= max` for an integer.
     pub fn range_i64(&mut self, field: &str, value: i64, min: i64, max: i64) {
+        self.range(field, value, min, max);
+    }
+
+    fn range<T>(&mut self, field: &str, value: T, min: T, max: T)
+    where
+        T: PartialOrd + Copy + std::fmt::Display + Into<Value> + serde::Serialize,
+    {
         if value < min {
             self.error(
                 "greater_than_equal",
