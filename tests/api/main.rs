@@ -10,6 +10,7 @@ mod cli_db;
 mod cli_settings;
 mod cli_users;
 mod client_compat;
+mod deploy_metrics;
 mod domain_values;
 mod foundation;
 mod hardening_faults;
