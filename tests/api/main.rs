@@ -11,6 +11,7 @@ mod cli_settings;
 mod cli_users;
 mod client_compat;
 mod deploy_metrics;
+mod deploy_replicas;
 mod domain_values;
 mod foundation;
 mod hardening_faults;
