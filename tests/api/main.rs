@@ -10,6 +10,7 @@ mod cli_db;
 mod cli_settings;
 mod cli_users;
 mod client_compat;
+mod deploy_compose;
 mod deploy_metrics;
 mod deploy_replicas;
 mod domain_values;
