@@ -33,11 +33,16 @@ pub fn api_routes() -> Router<AppState> {
 /// The full router with every layer, bound to `state`.
 pub fn build(state: AppState) -> Router {
     let cors = cors_layer(state.config.cors_origins());
-    Router::new()
+    let metrics = state.config.metrics_enabled();
+    let mut router = Router::new()
         .merge(http::root::router())
         .merge(http::health::router())
         .merge(http::docs::router(crate::openapi::openapi()))
-        .nest("/api/v1", api_routes())
+        .nest("/api/v1", api_routes());
+    if metrics {
+        router = router.merge(http::metrics::router());
+    }
+    let router = router
         .fallback(|| async { status_detail(StatusCode::NOT_FOUND) })
         .method_not_allowed_fallback(|| async { status_detail(StatusCode::METHOD_NOT_ALLOWED) })
         .layer(axum::middleware::from_fn(refuse_nul_in_path))
@@ -76,8 +81,15 @@ pub fn build(state: AppState) -> Router {
                 }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
-        .with_state(state)
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid));
+    // Last, so the latency covers every other layer. `Router::layer` wraps each route, after
+    // routing, which is what lets it see the matched route template.
+    let router = if metrics {
+        router.layer(axum::middleware::from_fn_with_state(state.clone(), http::metrics::track))
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 /// Compresses JSON answers (record lists are ~70 KB per 100 records; the OpenAPI document) with
