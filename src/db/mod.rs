@@ -4,6 +4,7 @@
 //! the pool or inside a transaction owned by the caller.
 
 pub mod accounts;
+pub mod contributions;
 pub mod init;
 pub mod seed;
 pub mod status;

@@ -9,10 +9,13 @@ use uuid::Uuid;
 
 pub use crate::http::common::MessageResponse;
 use crate::{
-    db::accounts::{ContributionItem, RoleRecord, UserRecord},
-    domain::{Phone, PhoneError, RoleName},
+    db::{
+        accounts::{RoleRecord, UserRecord},
+        contributions::ContributionRow,
+    },
+    domain::{MediaType, Phone, PhoneError, RoleName, time},
     error::{AppError, Result},
-    http::{Validate, Validator, common::present, limits::*},
+    http::{Validate, Validator, common::present, limits::*, records::Location},
 };
 
 /// A user with their roles (the original's `UserWithRoles`).
@@ -541,6 +544,66 @@ impl Validate for RoleUpdateRequest {
     }
 }
 
+/// One record in a contribution summary (the production service's `ContributionResponse`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ContributionItem {
+    /// Record id.
+    pub id: Uuid,
+    /// File size in bytes, 0 when unknown.
+    pub size: i64,
+    /// Category id.
+    pub category_id: Uuid,
+    /// Whether the record was reviewed.
+    pub reviewed: bool,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Whole seconds of audio or video; null when unknown or not a timed medium.
+    pub duration: Option<i64>,
+    /// When the record was created.
+    #[serde(serialize_with = "time::serialize")]
+    pub timestamp: DateTime<Utc>,
+    /// Where it was recorded.
+    pub location: Option<Location>,
+    /// Release rights as sent with the record.
+    pub release_rights: Option<String>,
+    /// Language as sent with the record; an empty string (never null) when none was sent.
+    pub language: String,
+    /// SHA-256 of the stored bytes (hex).
+    pub file_hash: Option<String>,
+    /// Signal-to-noise measure of audio; null (not measured by this service).
+    pub snr_frequency: Option<f64>,
+    /// Media type (used for grouping; not part of the production item).
+    #[serde(skip)]
+    pub media_type: MediaType,
+}
+
+impl From<ContributionRow> for ContributionItem {
+    fn from(row: ContributionRow) -> Self {
+        let location = match (row.latitude, row.longitude) {
+            (Some(latitude), Some(longitude)) => Some(Location { latitude, longitude }),
+            _ => None,
+        };
+        Self {
+            id: row.id,
+            size: row.size,
+            category_id: row.category_id,
+            reviewed: row.reviewed,
+            title: row.title,
+            description: row.description,
+            duration: row.duration,
+            timestamp: row.created_at,
+            location,
+            release_rights: row.release_rights,
+            language: row.language.unwrap_or_default(),
+            file_hash: row.content_sha256,
+            snr_frequency: None,
+            media_type: row.media_type,
+        }
+    }
+}
+
 /// Records per media type.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContributionsByMediaType {
@@ -552,9 +615,12 @@ pub struct ContributionsByMediaType {
     pub image: i64,
     /// Video records.
     pub video: i64,
+    /// Document records.
+    pub document: i64,
 }
 
-/// A user's contributions (the original's `ContributionRead`); empty lists are `null`, as there.
+/// A user's contributions (the production service's `ContributionRead`); empty lists are
+/// `null`, as there.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContributionRead {
     /// The user.
@@ -571,6 +637,8 @@ pub struct ContributionRead {
     pub text_contributions: Option<Vec<ContributionItem>>,
     /// Image records, or null when none.
     pub image_contributions: Option<Vec<ContributionItem>>,
+    /// Document records, or null when none.
+    pub document_contributions: Option<Vec<ContributionItem>>,
     /// Seconds of audio (unknown durations count as 0).
     pub audio_duration: i64,
     /// Seconds of video (unknown durations count as 0).

@@ -92,7 +92,6 @@ pub fn router() -> Router<AppState> {
     components(schemas(
         accounts::UserRecord,
         accounts::RoleRecord,
-        accounts::ContributionItem,
         dto::MessageResponse,
         dto::UserWithRoles,
         dto::TokenWithUser,
@@ -113,6 +112,7 @@ pub fn router() -> Router<AppState> {
         dto::ContributionRead,
         dto::ContributionFilterRead,
         dto::ContributionsByMediaType,
+        dto::ContributionItem,
     )),
     tags(
         (name = "auth", description = "Password and one-time-code authentication"),

@@ -12,8 +12,9 @@ use uuid::Uuid;
 
 use super::{
     dto::{
-        AddRoleQuery, ContributionFilterRead, ContributionRead, ContributionsByMediaType, LastLoginRequest,
-        MessageResponse, UserCreateRequest, UserListQuery, UserUpdateRequest, UserWithRoles, normalize_email,
+        AddRoleQuery, ContributionFilterRead, ContributionItem, ContributionRead, ContributionsByMediaType,
+        LastLoginRequest, MessageResponse, UserCreateRequest, UserListQuery, UserUpdateRequest, UserWithRoles,
+        normalize_email,
     },
     shared::{path_int, path_uuid, require_self_or, user_not_found, user_with_roles},
 };
@@ -23,8 +24,8 @@ use crate::{
         roles::{AdminOnly, AdminOrReviewer, UsersCreate, UsersDelete, UsersRead, UsersUpdate},
     },
     db::{
-        accounts::{self, ContributionItem, RoleRecord, UserChanges, UserRecord},
-        users,
+        accounts::{self, RoleRecord, UserChanges, UserRecord},
+        contributions, users,
     },
     domain::MediaType,
     error::{AppError, ErrorDetail, FieldError, Result, ResultExt, ValidationErrorBody},
@@ -499,23 +500,25 @@ pub async fn get_contributions(
     // Rights first: unprivileged callers must not learn which user ids exist.
     require_self_or::<UsersRead>(&caller, user_id)?;
     accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
-    let totals = accounts::contribution_totals(&state.db, user_id).await?;
-    let items = accounts::contribution_items(&state.db, user_id, None).await?;
+    let totals = contributions::totals(&state.db, user_id).await?;
+    let items: Vec<ContributionItem> =
+        contributions::items(&state.db, user_id, None).await?.into_iter().map(Into::into).collect();
     let of = |m: MediaType| non_empty(items.iter().filter(|i| i.media_type == m).cloned().collect());
-    let count = |m: MediaType| totals.counts.iter().find(|(kind, _)| *kind == m).map_or(0, |(_, n)| *n);
     Ok(Json(ContributionRead {
         user_id,
-        total_contributions: totals.counts.iter().map(|(_, n)| n).sum(),
+        total_contributions: totals.total(),
         contributions_by_media_type: ContributionsByMediaType {
-            text: count(MediaType::Text),
-            audio: count(MediaType::Audio),
-            image: count(MediaType::Image),
-            video: count(MediaType::Video),
+            text: totals.count(MediaType::Text),
+            audio: totals.count(MediaType::Audio),
+            image: totals.count(MediaType::Image),
+            video: totals.count(MediaType::Video),
+            document: totals.count(MediaType::Document),
         },
         audio_contributions: of(MediaType::Audio),
         video_contributions: of(MediaType::Video),
         text_contributions: of(MediaType::Text),
         image_contributions: of(MediaType::Image),
+        document_contributions: of(MediaType::Document),
         audio_duration: totals.audio_duration,
         video_duration: totals.video_duration,
     }))
@@ -527,7 +530,7 @@ pub async fn get_contributions(
     security(("HTTPBearer" = [])),
     params(
         ("user_id" = Uuid, Path, description = "User id"),
-        ("media_type" = MediaType, Path, description = "text, audio, video or image"),
+        ("media_type" = MediaType, Path, description = "text, audio, video, image or document"),
     ),
     responses(
         (status = 200, description = "Contributions", body = ContributionFilterRead),
@@ -543,7 +546,7 @@ pub async fn get_contributions_by_media_type(
 ) -> Result<Json<ContributionFilterRead>> {
     let user_id = path_uuid("user_id", &user_id)?;
     let Some(media_type) = MediaType::parse(&media_type) else {
-        let expected = "'text', 'audio', 'video' or 'image'";
+        let expected = "'text', 'audio', 'video', 'image' or 'document'";
         return Err(AppError::field(
             FieldError::new("enum", &["path", "media_type"], format!("Input should be {expected}"))
                 .with_input(media_type)
@@ -552,7 +555,8 @@ pub async fn get_contributions_by_media_type(
     };
     require_self_or::<UsersRead>(&caller, user_id)?;
     accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
-    let items = accounts::contribution_items(&state.db, user_id, Some(media_type)).await?;
+    let items: Vec<ContributionItem> =
+        contributions::items(&state.db, user_id, Some(media_type)).await?.into_iter().map(Into::into).collect();
     Ok(Json(ContributionFilterRead {
         user_id,
         total_contributions: items.len() as i64,

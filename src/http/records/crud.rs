@@ -247,7 +247,7 @@ pub struct RecordCreate {
     #[serde(default)]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
-    /// text, audio, video or image.
+    /// text, audio, video, image or document.
     pub media_type: MediaType,
     /// Owner; defaults to the caller.
     #[serde(default)]
@@ -454,6 +454,7 @@ pub fn sample_file(media_type: MediaType, size_kb: i64) -> (Vec<u8>, &'static st
         MediaType::Image => {
             (&[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F'], b"SAMPLE_IMAGE_DATA_", ".jpg", "image/jpeg")
         }
+        MediaType::Document => (b"%PDF-1.4\n", b"SAMPLE_DOCUMENT_DATA_", ".pdf", "application/pdf"),
     };
     let mut out = header.to_vec();
     out.extend(filler.repeat(target / filler.len()));
