@@ -108,7 +108,7 @@ mod tests {
         for schema in ["PasswordChangeRequest", "PasswordResetRequest", "ForgotPasswordVerifyRequest"] {
             string(prop(d, schema, "new_password"), Some(PASSWORD_MIN), PASSWORD_MAX);
         }
-        string(prop(d, "UserCreateRequest", "password"), Some(PASSWORD_MIN), PASSWORD_MAX);
+        string(prop(d, "UserCreateRequest", "password"), Some(USER_CREATE_PASSWORD_MIN), PASSWORD_MAX);
         // The optional sign-up password states its minimum in a pattern (empty means none).
         let signup_password = prop(d, "SignupVerifyRequest", "password");
         string(signup_password, None, PASSWORD_MAX);

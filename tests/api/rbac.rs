@@ -82,13 +82,18 @@ fn accounts_sample(rule: &Rule, target: &TestUser, user_id: Uuid) -> Sample {
             Some(json!({"current_password": PASSWORD, "new_password": "matrix-new-1"}))
         }
         ("POST", "/api/v1/auth/reset-password") => Some(json!({"phone": phone, "new_password": "matrix-new-1"})),
-        ("POST", "/api/v1/auth/signup/send-otp") => Some(json!({"phone_number": fresh_phone()})),
+        ("POST", "/api/v1/auth/signup/send-otp" | "/api/v1/auth/signup/resend-otp") => {
+            Some(json!({"phone_number": fresh_phone()}))
+        }
         ("POST", "/api/v1/auth/signup/verify-otp") => {
             Some(json!({"phone_number": fresh_phone(), "otp_code": "000000", "name": "N", "has_given_consent": true}))
         }
         ("POST", "/api/v1/auth/forgot-password/verify") => {
             Some(json!({"phone_number": phone, "otp_code": "000000", "new_password": "matrix-new-1"}))
         }
+        ("POST", "/api/v1/auth/forgot-password/confirm") => Some(json!({
+            "phone_number": phone, "otp_code": "000000", "new_password": "matrix-new-1", "confirm_password": "matrix-new-1"
+        })),
         ("POST", p) if p.ends_with("verify-otp") => Some(json!({"phone_number": phone, "otp_code": "000000"})),
         ("POST", p) if p.starts_with("/api/v1/auth/") && p != "/api/v1/auth/refresh" => {
             Some(json!({"phone_number": phone}))
@@ -102,6 +107,9 @@ fn accounts_sample(rule: &Rule, target: &TestUser, user_id: Uuid) -> Sample {
         ("PATCH", "/api/v1/users/{user_id}") => Some(json!({"last_login_at": "2026-01-02T03:04:05Z"})),
         ("PATCH", "/api/v1/users/{user_id}/last-login") => Some(json!({"last_login": "2026-01-02T03:04:05.123456"})),
         ("POST", "/api/v1/users/{user_id}/roles") => Some(json!([2, 2])),
+        ("PUT", "/api/v1/users/{user_id}/change-password") => Some(json!({
+            "current_password": PASSWORD, "new_password": "matrix-new-1", "confirm_password": "matrix-new-1"
+        })),
         _ => None,
     };
     (path, body, None)

@@ -13,10 +13,10 @@ use uuid::Uuid;
 use super::{
     dto::{
         AddRoleQuery, ContributionFilterRead, ContributionItem, ContributionRead, ContributionsByMediaType,
-        LastLoginRequest, MessageResponse, UserCreateRequest, UserListQuery, UserUpdateRequest, UserWithRoles,
-        normalize_email,
+        LastLoginRequest, MessageResponse, UserCreateRequest, UserListQuery, UserPasswordChangeRequest,
+        UserUpdateRequest, UserWithRoles, normalize_email,
     },
-    shared::{path_int, path_uuid, require_self_or, user_not_found, user_with_roles},
+    shared::{change_own_password, path_int, path_uuid, require_self_or, user_not_found, user_with_roles},
 };
 use crate::{
     auth::{
@@ -256,6 +256,35 @@ pub async fn patch_user(
         return Err(AppError::Forbidden(UsersUpdate::denied_message(&caller.roles)));
     }
     Ok(Json(apply_update(&state, user_id, body).await?))
+}
+
+/// Changes a user's password (the production service's call): the current password and the new
+/// one twice. The user themself (or an admin, who still needs the current password; admins set
+/// passwords with `/auth/reset-password`); every token issued before the change stops working.
+#[utoipa::path(
+    put, path = "/api/v1/users/{user_id}/change-password", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id")),
+    request_body = UserPasswordChangeRequest,
+    responses(
+        (status = 200, description = "`Password changed successfully`", body = MessageResponse),
+        (status = 400, description = "`User does not have a password set` or `Incorrect current password`", body = ErrorDetail),
+        (status = 403, description = "Not this user nor an admin", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+        (status = 422, description = "Invalid body, or the new passwords differ", body = ValidationErrorBody),
+    )
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(user_id): Path<String>,
+    ValidJson(body): ValidJson<UserPasswordChangeRequest>,
+) -> Result<Json<MessageResponse>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    require_self_or::<UsersUpdate>(&caller, user_id)?;
+    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
+    change_own_password(&state, user_id, body.current_password, body.new_password).await?;
+    Ok(Json(MessageResponse::new("Password changed successfully")))
 }
 
 /// Records the caller's last login, as the official app does right after logging in
