@@ -122,8 +122,13 @@ pub const RULES: &[Rule] = &[
     owned("GET", "/api/v1/records/{record_id}", STAFF_OR_OWNER, &[User]),
     // Reviewers may set only `status` and `reviewed` on someone else's record (content → 403).
     owned("PUT", "/api/v1/records/{record_id}", STAFF_OR_OWNER, &[User]),
+    // The production service's partial update: PUT's rules.
+    owned("PATCH", "/api/v1/records/{record_id}", STAFF_OR_OWNER, &[User]),
     owned("DELETE", "/api/v1/records/{record_id}", ADMIN_OR_OWNER, &[User]),
     owned("GET", "/api/v1/records/{record_id}/file", STAFF_OR_OWNER, &[User]),
+    owned("GET", "/api/v1/records/{record_id}/record-url", STAFF_OR_OWNER, &[User]),
+    // The link `record-url` hands out on local storage: its signature is the permission.
+    rule("GET", "/api/v1/records/{record_id}/signed-file", PUBLIC),
     rule("POST", "/api/v1/records/{record_id}/review", STAFF),
     rule("GET", "/api/v1/records/review/queue", STAFF),
     // The same handler also answers POST; the OpenAPI document lists GET only.

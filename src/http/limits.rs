@@ -56,6 +56,8 @@ pub const FILE_NAME_MAX: usize = 255;
 pub const TOTAL_CHUNKS_MAX: i64 = 100_000;
 /// Largest generated sample file, in KiB (`file_size_kb`).
 pub const SAMPLE_FILE_KB_MAX: i64 = 1000;
+/// Longest life of a `record-url`, in minutes.
+pub const RECORD_URL_MINUTES_MAX: i64 = 120;
 /// Latitudes are within ±this many degrees.
 pub const LATITUDE_MAX: f64 = 90.0;
 /// Longitudes are within ±this many degrees.

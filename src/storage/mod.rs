@@ -7,7 +7,7 @@ pub mod objects;
 use std::sync::Arc;
 
 use anyhow::Context;
-use object_store::{ObjectStore, aws::AmazonS3Builder, local::LocalFileSystem};
+use object_store::{ObjectStore, aws::AmazonS3Builder, local::LocalFileSystem, signer::Signer};
 use secrecy::ExposeSecret;
 
 use crate::config::{Config, StorageBackend};
@@ -17,6 +17,8 @@ use crate::config::{Config, StorageBackend};
 pub struct Storage {
     /// The store itself.
     pub store: Arc<dyn ObjectStore>,
+    /// Makes presigned URLs (S3 only).
+    pub signer: Option<Arc<dyn Signer>>,
     /// Which backend this is.
     pub backend: StorageBackend,
     /// A human-readable location (`local:./data`, `s3:https://host/bucket`).
@@ -39,6 +41,7 @@ impl Storage {
                 let store = LocalFileSystem::new_with_prefix(&config.storage.storage_dir)?;
                 Ok(Self {
                     store: Arc::new(store),
+                    signer: None,
                     backend: StorageBackend::Local,
                     location: format!("local:{}", config.storage.storage_dir.display()),
                 })
@@ -58,8 +61,10 @@ impl Storage {
                     .with_region(&config.storage.hz_obj_region)
                     .with_virtual_hosted_style_request(false)
                     .build()?;
+                let store = Arc::new(store);
                 Ok(Self {
-                    store: Arc::new(store),
+                    store: store.clone(),
+                    signer: Some(store),
                     backend: StorageBackend::S3,
                     location: format!("s3:{endpoint}/{}", config.storage.hz_obj_bucket_name),
                 })

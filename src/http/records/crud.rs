@@ -691,6 +691,22 @@ pub async fn update_record(
     Ok(Json(row.ok_or_else(record_not_found)?.into_read(&state.config)))
 }
 
+/// The production service's partial update: the same fields and rules as `PUT` (which also
+/// applies only the fields given).
+#[utoipa::path(patch, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
+    params(("record_id" = String, Path)), request_body = RecordUpdate,
+    responses((status = 200, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
+        (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail),
+        (status = 409, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn patch_record(
+    state: State<AppState>,
+    auth: Auth<AnyRole>,
+    record_id: Path<String>,
+    body: ValidJson<RecordUpdate>,
+) -> Result<Json<RecordRead>> {
+    update_record(state, auth, record_id, body).await
+}
+
 /// Deletes a record (its owner or an admin) and its stored object.
 #[utoipa::path(delete, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
     params(("record_id" = String, Path)),
