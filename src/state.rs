@@ -8,6 +8,7 @@ use crate::{
     auth::{extract::AuthState, links::LinkKey, sms::SmsSender, token::TokenKeys},
     config::Config,
     media::{DurationProbe, ProbeLimits},
+    monitoring::Metrics,
     ratelimit::RateLimiter,
     storage::Storage,
 };
@@ -31,6 +32,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Times uploads (third-party demuxers only in capped child processes).
     pub media: DurationProbe,
+    /// Request counts, latencies and upload bytes, served by `GET /metrics`.
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -49,7 +52,7 @@ impl AppState {
             None => RateLimiter::memory(),
         };
         let media = DurationProbe::new(ProbeLimits::from_config(&config)?);
-        Ok(Self { config: Arc::new(config), db, storage, tokens, links, sms, limiter, media })
+        Ok(Self { config: Arc::new(config), db, storage, tokens, links, sms, limiter, media, metrics: Metrics::new() })
     }
 }
 

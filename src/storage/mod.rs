@@ -3,8 +3,9 @@
 
 pub mod clean;
 pub mod objects;
+pub mod spool;
 
-use std::sync::Arc;
+use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use object_store::{ObjectStore, aws::AmazonS3Builder, local::LocalFileSystem, signer::Signer};
@@ -17,12 +18,12 @@ use crate::config::{Config, StorageBackend};
 pub struct Storage {
     /// The store itself.
     pub store: Arc<dyn ObjectStore>,
-    /// Makes presigned URLs (S3 only).
-    pub signer: Option<Arc<dyn Signer>>,
     /// Which backend this is.
     pub backend: StorageBackend,
     /// A human-readable location (`local:./data`, `s3:https://host/bucket`).
     pub location: String,
+    /// Signs URLs that reach an object directly (S3 only; a local directory has no URL).
+    signer: Option<Arc<dyn Signer>>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -41,9 +42,9 @@ impl Storage {
                 let store = LocalFileSystem::new_with_prefix(&config.storage.storage_dir)?;
                 Ok(Self {
                     store: Arc::new(store),
-                    signer: None,
                     backend: StorageBackend::Local,
                     location: format!("local:{}", config.storage.storage_dir.display()),
+                    signer: None,
                 })
             }
             StorageBackend::S3 => {
@@ -64,9 +65,9 @@ impl Storage {
                 let store = Arc::new(store);
                 Ok(Self {
                     store: store.clone(),
-                    signer: Some(store),
                     backend: StorageBackend::S3,
                     location: format!("s3:{endpoint}/{}", config.storage.hz_obj_bucket_name),
+                    signer: Some(store),
                 })
             }
         }
@@ -80,6 +81,25 @@ impl Storage {
         self.put_bytes(&key, bytes::Bytes::from_static(b"ok"), Some("text/plain")).await.context("write probe")?;
         self.delete(&key).await.context("deleting the write probe")
     }
+}
+
+impl Storage {
+    /// A URL that lets whoever holds it `GET` the object at `key` straight from the bucket until
+    /// `ttl` has passed (an S3 presigned URL, signed locally: no request is made). `None` when the
+    /// backend has no URLs (local directory).
+    pub async fn presigned_get(&self, key: &str, ttl: Duration) -> anyhow::Result<Option<String>> {
+        let Some(signer) = &self.signer else { return Ok(None) };
+        let url = signer
+            .signed_url(reqwest::Method::GET, &object_store::path::Path::from(key), ttl)
+            .await
+            .with_context(|| format!("signing a download URL for {key}"))?;
+        Ok(Some(url.into()))
+    }
+}
+
+/// Bytes an unprivileged process can still write on the file system holding `dir`.
+pub fn free_space(dir: &Path) -> std::io::Result<u64> {
+    fs4::available_space(dir)
 }
 
 /// The S3 endpoint with a scheme: as configured when it has one, else from `HZ_OBJ_USE_SSL`.

@@ -123,21 +123,6 @@ impl Storage {
         Ok(())
     }
 
-    /// A presigned URL that lets anyone holding it read `key` for `expires_in`; `None` when the
-    /// backend cannot presign (local storage).
-    pub async fn presigned_get_url(
-        &self,
-        key: &str,
-        expires_in: std::time::Duration,
-    ) -> anyhow::Result<Option<String>> {
-        let Some(signer) = &self.signer else { return Ok(None) };
-        let url = signer
-            .signed_url(reqwest::Method::GET, &Path::from(key), expires_in)
-            .await
-            .with_context(|| format!("presigning {key}"))?;
-        Ok(Some(url.into()))
-    }
-
     /// Reads `key`, whole or a byte range.
     pub async fn get(&self, key: &str, range: Option<GetRange>) -> object_store::Result<GetResult> {
         self.store.get_opts(&Path::from(key), GetOptions { range, ..Default::default() }).await

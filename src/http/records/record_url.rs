@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     file::stream_file,
-    shared::{fetch_record, load_visible, parse_record_id, record_not_found},
+    shared::{load_visible, parse_record_id, record_not_found},
 };
 use crate::{
     auth::{Auth, links::LinkError, roles::AnyRole},
@@ -74,7 +74,7 @@ pub async fn record_url(
     let key = row.object_key.as_deref().ok_or_else(|| AppError::NotFound("File not found".into()))?;
     let lifetime = Duration::from_secs(q.expires_minutes as u64 * 60);
     let expires_at = Utc::now() + lifetime;
-    let record_url = match state.storage.presigned_get_url(key, lifetime).await? {
+    let record_url = match state.storage.presigned_get(key, lifetime).await? {
         Some(url) => url,
         None => {
             let expires = expires_at.timestamp();
@@ -121,6 +121,6 @@ pub async fn signed_file(
         Err(LinkError::Expired) => return Err(AppError::Forbidden("This link has expired".into())),
         Err(LinkError::BadSignature) => return Err(AppError::Forbidden("Invalid link signature".into())),
     }
-    let row = fetch_record(&state.db, uid).await?.ok_or_else(record_not_found)?;
+    let row = crate::db::records::get(&state.db, uid).await?.ok_or_else(record_not_found)?;
     stream_file(&state, row, &headers).await
 }

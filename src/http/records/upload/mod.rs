@@ -3,7 +3,7 @@
 //! `upload_uuid` and no file part).
 //!
 //! Bytes are never held whole in memory: the form is read as it streams in ([`form`]), the file
-//! spooled to a locked temporary file ([`spool`]) while it arrives (hashing it and enforcing
+//! spooled to a locked temporary file ([`crate::storage::spool`]) while it arrives (hashing it and enforcing
 //! `MAX_FILE_SIZE` → 413 on the way), checked against the declared media type (415), measured,
 //! then streamed to storage. The record row is written last, and the object is removed again if
 //! that fails, so a failure leaves neither a row nor an object. Chunks wait in object storage
@@ -14,14 +14,13 @@ pub mod chunks;
 pub mod finalise;
 pub mod form;
 pub mod sessions;
-pub mod spool;
 pub mod store;
 
 use axum::{Json, extract::State, http::StatusCode};
 
 pub use self::{
     chunks::{__path_upload_chunk, ChunkRequest, ChunkResponse, upload_chunk},
-    sessions::{__path_upload_status, UploadStatus, cleanup_abandoned_uploads, upload_status},
+    sessions::{__path_upload_status, UploadStatus, upload_status},
     store::{UploadForm, UploadRequest},
 };
 use self::{
@@ -31,7 +30,10 @@ use self::{
 use crate::{
     auth::{Auth, roles::AnyRole},
     error::{AppError, FieldError, Result},
-    http::records::{crud::insert_record, shared::RecordRead},
+    http::records::{
+        crud::insert_record,
+        shared::{IntoRead, RecordRead},
+    },
     state::AppState,
 };
 
@@ -56,7 +58,7 @@ pub async fn upload(
         (Some(file), _) => {
             let name = file.client_name.or_else(|| fields.form.filename.clone());
             let new = store_upload(&state, &fields, &file.spooled, name, None).await?;
-            match insert_record(&state.db, &new).await {
+            match insert_record(&mut *state.db.acquire().await?, &new).await {
                 Ok(row) => row,
                 Err(e) => {
                     state.storage.delete_quietly(object_key(&new)).await;

@@ -7,19 +7,18 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{form::UploadFormSpec, sessions::note_object_key, spool::Spooled};
+use super::{form::UploadFormSpec, sessions::note_object_key};
+use crate::storage::spool::Spooled;
 use crate::{
     auth::CurrentUser,
+    db::records::{NewRecord, StoredFile},
     domain::{MediaType, RecordStatus},
     error::{AppError, Result},
     http::{
         Validate, Validator,
         extract::{NUL_MESSAGE, nul_location},
         limits::{FILE_NAME_MAX, RECORD_DESCRIPTION_MAX, RECORD_TITLE_MAX, TOTAL_CHUNKS_MAX},
-        records::{
-            crud::{NewRecord, StoredFile},
-            shared::{Location, check_extra_fields, check_lat_lon, require_category_for, resolve_owner},
-        },
+        records::shared::{Location, check_extra_fields, check_lat_lon, require_category_for, resolve_owner},
     },
     media,
     state::AppState,
