@@ -192,7 +192,8 @@ pub struct HttpSettings {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Security")]
 pub struct SecuritySettings {
-    /// Secret for signing access tokens and keying OTP hashes. Required in production, at least 32 bytes.
+    /// Secret for signing access tokens and `record-url` links (through a derived key) and keying
+    /// OTP hashes. Required in production, at least 32 bytes.
     #[arg(long, env = "APP_SECRET_KEY", hide_env_values = true, global = true)]
     pub app_secret_key: Option<SecretString>,
     /// Lifetime of an access token, in minutes.
@@ -214,7 +215,8 @@ pub struct StorageSettings {
     /// points at the API, which streams the file to authorised callers.
     #[arg(long, env = "STORAGE_PUBLIC_BASE_URL", global = true)]
     pub storage_public_base_url: Option<String>,
-    /// Base URL this API is reached at, used to build file URLs (default: relative URLs).
+    /// Base URL this API is reached at, used to build file URLs and signed `record-url` links
+    /// (default: relative URLs).
     #[arg(long, env = "PUBLIC_API_BASE_URL", global = true)]
     pub public_api_base_url: Option<String>,
     /// S3 endpoint (with or without scheme).

@@ -1,5 +1,6 @@
-//! Accounts: users as the API shows them, their credentials and roles, role administration and
-//! contribution summaries. Every function takes any executor; callers own transactions.
+//! Accounts: users as the API shows them, their credentials and roles, and role administration
+//! (contribution summaries are in [`super::contributions`]). Every function takes any executor;
+//! callers own transactions.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -7,7 +8,7 @@ use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::domain::{MediaType, Phone, PhoneLookup, time};
+use crate::domain::{Phone, PhoneLookup, time};
 
 /// A user as every response shows it (the original's `UserRead`): never the password hash.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -456,70 +457,4 @@ pub async fn role_in_use(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool>
 #[instrument(skip_all)]
 pub async fn delete_role(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
     Ok(sqlx::query!("DELETE FROM role WHERE id = $1", id).execute(db).await?.rows_affected() > 0)
-}
-
-/// One record in a contribution summary (the original's `ContributionResponse`).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct ContributionItem {
-    /// Record id.
-    pub id: Uuid,
-    /// File size in bytes, 0 when unknown.
-    pub size: i64,
-    /// Category id.
-    pub category_id: Uuid,
-    /// Whether the record was reviewed.
-    pub reviewed: bool,
-    /// Title.
-    pub title: String,
-    /// Media type (used for grouping; not part of the original's item).
-    #[serde(skip)]
-    pub media_type: MediaType,
-}
-
-/// Per-media-type totals of a user's records.
-#[derive(Debug, Clone)]
-pub struct ContributionTotals {
-    /// Records per media type, for every media type.
-    pub counts: [(MediaType, i64); 4],
-    /// Sum of `duration_seconds` over audio records.
-    pub audio_duration: i64,
-    /// Sum of `duration_seconds` over video records.
-    pub video_duration: i64,
-}
-
-/// Counts and durations of a user's records per media type, computed by the database.
-#[instrument(skip_all)]
-pub async fn contribution_totals(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<ContributionTotals> {
-    let rows: Vec<(MediaType, i64, i64)> = sqlx::query_as(
-        "SELECT media_type, count(*), COALESCE(sum(duration_seconds), 0)::bigint \
-         FROM record WHERE user_id = $1 GROUP BY media_type",
-    )
-    .bind(user_id)
-    .fetch_all(db)
-    .await?;
-    let count = |m: MediaType| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.1);
-    let duration = |m: MediaType| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.2);
-    Ok(ContributionTotals {
-        counts: MediaType::ALL.map(|m| (m, count(m))),
-        audio_duration: duration(MediaType::Audio),
-        video_duration: duration(MediaType::Video),
-    })
-}
-
-/// A user's records as contribution items, oldest first, optionally of one media type.
-#[instrument(skip_all)]
-pub async fn contribution_items(
-    db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    media_type: Option<MediaType>,
-) -> sqlx::Result<Vec<ContributionItem>> {
-    sqlx::query_as(
-        "SELECT uid AS id, COALESCE(file_size, 0)::bigint AS size, category_id, reviewed, title, media_type \
-         FROM record WHERE user_id = $1 AND ($2::mediatype IS NULL OR media_type = $2) \
-         ORDER BY created_at, uid",
-    )
-    .bind(user_id)
-    .bind(media_type)
-    .fetch_all(db)
-    .await
 }

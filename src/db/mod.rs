@@ -14,6 +14,7 @@
 
 pub mod accounts;
 pub mod categories;
+pub mod contributions;
 pub mod init;
 pub mod maintenance;
 pub mod otp;

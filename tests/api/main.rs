@@ -23,6 +23,7 @@ mod hardening_server;
 mod hardening_uploads;
 mod maintenance;
 mod openapi_constraints;
+mod production_parity;
 mod rbac;
 mod records_categories;
 mod records_crud;

@@ -461,7 +461,7 @@ pub async fn spawn_s3() -> S3Server {
     S3Server { addr, root, task }
 }
 
-async fn spawn_on_s3(s3: &S3Server, secret: &str) -> TestApp {
+pub async fn spawn_on_s3(s3: &S3Server, secret: &str) -> TestApp {
     let endpoint = format!("http://{}", s3.addr);
     let secret = secret.to_owned();
     TestApp::spawn_with(move |c| {

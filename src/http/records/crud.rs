@@ -217,7 +217,7 @@ pub struct RecordCreate {
     #[serde(default)]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
-    /// text, audio, video or image.
+    /// text, audio, video, image or document.
     pub media_type: MediaType,
     /// Owner; defaults to the caller.
     #[serde(default)]
@@ -345,6 +345,7 @@ pub fn sample_file(media_type: MediaType, size_kb: i64) -> (Vec<u8>, &'static st
         MediaType::Image => {
             (&[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F'], b"SAMPLE_IMAGE_DATA_", ".jpg", "image/jpeg")
         }
+        MediaType::Document => (b"%PDF-1.4\n", b"SAMPLE_DOCUMENT_DATA_", ".pdf", "application/pdf"),
     };
     let mut out = header.to_vec();
     out.extend(filler.repeat(target / filler.len()));
@@ -513,6 +514,22 @@ pub async fn update_record(
     let changes = record_changes(&body, &current, auth.id, staff)?;
     let row = records::update(&mut *state.db.acquire().await?, uid, &changes).await?;
     Ok(Json(row.ok_or_else(record_not_found)?.into_read(&state.config)))
+}
+
+/// The production service's partial update: the same fields and rules as `PUT` (which also
+/// applies only the fields given).
+#[utoipa::path(patch, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
+    params(("record_id" = String, Path)), request_body = RecordUpdate,
+    responses((status = 200, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
+        (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail),
+        (status = 409, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn patch_record(
+    state: State<AppState>,
+    auth: Auth<AnyRole>,
+    record_id: Path<String>,
+    body: ValidJson<RecordUpdate>,
+) -> Result<Json<RecordRead>> {
+    update_record(state, auth, record_id, body).await
 }
 
 /// Deletes a record (its owner or an admin) and its stored object.

@@ -12,7 +12,7 @@ use axum::{
 use futures::TryStreamExt;
 use object_store::GetRange;
 
-use super::shared::{load_visible, parse_record_id};
+use super::shared::{RecordRow, load_visible, parse_record_id};
 use crate::{
     auth::{Auth, roles::AnyRole},
     config::FileDownload,
@@ -118,6 +118,12 @@ pub async fn download(
 ) -> Result<Response> {
     let uid = parse_record_id(&record_id)?;
     let row = load_visible(&state, &auth, uid).await?;
+    stream_file(&state, row, &headers).await
+}
+
+/// Streams a record's stored object (whole, or the range `headers` ask for), for a caller
+/// already allowed to read it.
+pub(super) async fn stream_file(state: &AppState, row: RecordRow, headers: &HeaderMap) -> Result<Response> {
     let no_file = || AppError::NotFound("File not found".into());
     let key = row.object_key.clone().ok_or_else(no_file)?;
     let size = match state.storage.size(&key).await {

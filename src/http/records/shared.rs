@@ -32,7 +32,7 @@ pub struct RecordRead {
     pub title: String,
     /// Description.
     pub description: Option<String>,
-    /// text, audio, video or image.
+    /// text, audio, video, image or document.
     pub media_type: MediaType,
     /// Where the file is reached: the public object URL, or this API's `/records/{id}/file`.
     pub file_url: Option<String>,

@@ -40,8 +40,8 @@ use crate::{
 /// Direct upload (multipart with a `file` part), or finalisation of a chunked upload
 /// (`upload_uuid` without a file part, multipart or form-urlencoded). Answers 201 with the record.
 #[utoipa::path(post, path = "/api/v1/records/upload", tag = "records", security(("HTTPBearer" = [])),
-    request_body(content = UploadRequest, content_type = "multipart/form-data",
-        description = "A direct upload (`file`), or the end of a chunked upload (`upload_uuid`, no file; may also be form-urlencoded)"),
+    request_body(content((UploadRequest = "multipart/form-data"), (UploadRequest = "application/x-www-form-urlencoded")),
+        description = "A direct upload (multipart with `file`), or the end of a chunked upload (`upload_uuid`, no file; multipart or form-urlencoded)"),
     responses((status = 201, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
         (status = 403, body = crate::error::ErrorDetail), (status = 409, body = crate::error::ErrorDetail),
         (status = 413, body = crate::error::ErrorDetail), (status = 415, body = crate::error::ErrorDetail),

@@ -189,7 +189,9 @@ pub(super) async fn store_upload(
         return Err(AppError::BadRequest("Empty file: the upload has no content".into()));
     }
     let form = &fields.form;
-    let sniffed = media::sniff(&spooled.prefix);
+    let sniffed = media::sniff_file(spooled.path(), &spooled.prefix, spooled.size)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("reading the spooled upload")))?;
     let ext = media::check(form.media_type, sniffed.as_ref(), client_name.as_deref())
         .map_err(|e| AppError::UnsupportedMediaType(format!("Unsupported file type: {e}")))?;
     let measured = match (form.media_type, sniffed) {
