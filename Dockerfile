@@ -8,7 +8,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked && cp target/release/corpus /usr/local/bin/corpus
 
 FROM debian:bookworm-slim
-# postgresql-client: pg_dump/pg_restore (15, as the compose file's PostGIS server) for `db backup|restore`.
+# postgresql-client: pg_dump / pg_restore (15, as the compose file's server) for database backups.
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates postgresql-client \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home /var/lib/corpus corpus \

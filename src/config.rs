@@ -4,10 +4,16 @@
 //! Names follow the original service where it had one (`DATABASE_URL`, `DB_*`, `APP_SECRET_KEY`,
 //! `HZ_OBJ_*`, `OTP_*`, ...). Tests build a [`Config`] in code with [`Config::from_args`].
 
-use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    str::FromStr,
+    time::Duration,
+};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::PgConnectOptions;
 
@@ -17,6 +23,9 @@ pub const ORIGINAL_DEFAULT_SECRET: &str = "change-in-production";
 /// The shortest `APP_SECRET_KEY` production accepts, in bytes (HS256 keys should be at least as
 /// long as the hash, RFC 7518 §3.2).
 pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The longest validity S3 allows for a presigned URL (SigV4: 7 days).
+pub const MAX_PRESIGNED_SECONDS: u64 = 7 * 24 * 60 * 60;
 
 /// Deployment mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,6 +44,16 @@ pub enum StorageBackend {
     Local,
     /// An S3-compatible bucket (`HZ_OBJ_*`: Hetzner, MinIO, AWS).
     S3,
+}
+
+/// How `GET /records/{id}/file` hands a file over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileDownload {
+    /// The API streams the object's bytes itself (any storage backend).
+    Proxy,
+    /// The API answers 307 to a short-lived presigned URL of the object (S3 storage only), so the
+    /// bytes go from the bucket to the client without passing through the API.
+    Redirect,
 }
 
 /// How SMS messages carrying one-time codes are sent.
@@ -93,6 +112,9 @@ pub struct Config {
     /// Log filter and format.
     #[command(flatten)]
     pub log: LogSettings,
+    /// The Prometheus metrics endpoint.
+    #[command(flatten)]
+    pub metrics: MetricsSettings,
 }
 
 /// PostgreSQL settings.
@@ -170,7 +192,8 @@ pub struct HttpSettings {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Security")]
 pub struct SecuritySettings {
-    /// Secret for signing access tokens and keying OTP hashes. Required in production, at least 32 bytes.
+    /// Secret for signing access tokens and `record-url` links (through a derived key) and keying
+    /// OTP hashes. Required in production, at least 32 bytes.
     #[arg(long, env = "APP_SECRET_KEY", hide_env_values = true, global = true)]
     pub app_secret_key: Option<SecretString>,
     /// Lifetime of an access token, in minutes.
@@ -192,7 +215,8 @@ pub struct StorageSettings {
     /// points at the API, which streams the file to authorised callers.
     #[arg(long, env = "STORAGE_PUBLIC_BASE_URL", global = true)]
     pub storage_public_base_url: Option<String>,
-    /// Base URL this API is reached at, used to build file URLs (default: relative URLs).
+    /// Base URL this API is reached at, used to build file URLs and signed `record-url` links
+    /// (default: relative URLs).
     #[arg(long, env = "PUBLIC_API_BASE_URL", global = true)]
     pub public_api_base_url: Option<String>,
     /// S3 endpoint (with or without scheme).
@@ -213,6 +237,15 @@ pub struct StorageSettings {
     /// S3 region.
     #[arg(long, env = "HZ_OBJ_REGION", default_value = "us-east-1", global = true)]
     pub hz_obj_region: String,
+    /// How `GET /records/{id}/file` hands a file over: `proxy` streams it through the API,
+    /// `redirect` (S3 storage only) answers 307 to a presigned URL of the object, after the same
+    /// authorisation, so file bytes do not pass through the API.
+    #[arg(long, env = "FILE_DOWNLOAD", value_enum, default_value = "proxy", global = true)]
+    pub file_download: FileDownload,
+    /// Seconds a presigned download URL stays valid (`FILE_DOWNLOAD=redirect`); keep it short:
+    /// whoever holds the URL can fetch the file until then.
+    #[arg(long, env = "FILE_REDIRECT_TTL_SECONDS", default_value_t = 300, global = true)]
+    pub file_redirect_ttl_seconds: u64,
 }
 
 /// Upload and media settings.
@@ -272,10 +305,11 @@ pub struct LimitSettings {
     /// counted); stops password guessing. 0 turns the limit off.
     #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 10, global = true)]
     pub login_max_failures: u32,
-    /// Comma-separated IPs of reverse proxies whose `X-Forwarded-For` is trusted for the client
-    /// address (per-IP limits); empty means the peer address is the client.
+    /// Comma-separated IPs or CIDR ranges (`10.0.0.0/8`, `fd00::/8`) of the reverse proxies and
+    /// load balancers whose `X-Forwarded-For` is trusted for the client address (per-IP limits);
+    /// empty means the peer address is the client.
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true)]
-    pub trusted_proxies: String,
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// One-time code and SMS settings.
@@ -344,6 +378,63 @@ pub struct LogSettings {
     /// Log format; defaults to pretty in development and json in production.
     #[arg(long, env = "LOG_FORMAT", value_enum, global = true)]
     pub log_format: Option<LogFormat>,
+}
+
+/// Prometheus metrics settings.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Metrics")]
+pub struct MetricsSettings {
+    /// Bearer token that `GET /metrics` requires. Unset: the endpoint is open in development and
+    /// not served at all in production.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<SecretString>,
+}
+
+/// The reverse proxies whose `X-Forwarded-For` is trusted: exact addresses and CIDR ranges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// True when `ip` is one of the proxies (an IPv4 address seen as IPv6, `::ffff:a.b.c.d`,
+    /// matches its IPv4 form).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    /// True when no proxy is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The ranges that cover every address of their family (`0.0.0.0/0`, `::/0`): behind them any
+    /// client can choose the address the limits see.
+    pub fn catch_all(&self) -> impl Iterator<Item = &IpNet> {
+        self.0.iter().filter(|net| net.prefix_len() == 0)
+    }
+}
+
+impl FromStr for TrustedProxies {
+    type Err = String;
+
+    /// Parses a comma-separated list of IPs and CIDR ranges; empty entries are ignored, anything
+    /// else that is not an address or a range is refused (a typo would otherwise silently make
+    /// every client look like the proxy).
+    fn from_str(list: &str) -> Result<Self, Self::Err> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let parsed = if entry.contains('/') {
+                    entry.parse::<IpNet>().ok().map(|net| net.trunc())
+                } else {
+                    entry.parse::<IpAddr>().ok().map(|ip| IpNet::from(ip.to_canonical()))
+                };
+                parsed.ok_or_else(|| format!("`{entry}` is neither an IP address nor a CIDR range (like 10.0.0.0/8)"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
 }
 
 /// A URL that may carry a password (PostgreSQL, Redis). `Debug` shows it with the password
@@ -439,6 +530,15 @@ impl Config {
                 bail!("{name} must be positive");
             }
         }
+        if self.storage.file_download == FileDownload::Redirect && self.storage_backend() != StorageBackend::S3 {
+            bail!(
+                "FILE_DOWNLOAD=redirect needs S3 storage (a local directory has no URL to redirect to); \
+                 use FILE_DOWNLOAD=proxy or STORAGE_BACKEND=s3"
+            );
+        }
+        if !(1..=MAX_PRESIGNED_SECONDS).contains(&self.storage.file_redirect_ttl_seconds) {
+            bail!("FILE_REDIRECT_TTL_SECONDS must be between 1 and {MAX_PRESIGNED_SECONDS} (7 days, the S3 limit)");
+        }
         let s3 = &self.storage;
         let s3_incomplete =
             s3.hz_obj_endpoint.is_none() || s3.hz_obj_access_key.is_none() || s3.hz_obj_secret_key.is_none();
@@ -529,8 +629,64 @@ impl Config {
     }
 
     /// The reverse proxies whose `X-Forwarded-For` is trusted.
-    pub fn trusted_proxies(&self) -> Vec<std::net::IpAddr> {
-        self.limits.trusted_proxies.split(',').filter_map(|s| s.trim().parse().ok()).collect()
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.limits.trusted_proxies
+    }
+
+    /// The bearer token `GET /metrics` requires, when one is set.
+    pub fn metrics_token(&self) -> Option<&SecretString> {
+        self.metrics.metrics_token.as_ref().filter(|t| !t.expose_secret().trim().is_empty())
+    }
+
+    /// Whether `GET /metrics` is served: always with a token, without one only in development.
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics_token().is_some() || self.is_development()
+    }
+
+    /// How long a presigned download URL stays valid.
+    pub fn file_redirect_ttl(&self) -> Duration {
+        Duration::from_secs(self.storage.file_redirect_ttl_seconds)
+    }
+
+    /// What a production deployment with these settings should be told at start: settings that
+    /// work for one process but not, or not safely, for several replicas or behind a proxy.
+    /// Empty in development.
+    pub fn deployment_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.is_development() {
+            return warnings;
+        }
+        if self.storage_backend() == StorageBackend::Local {
+            warnings.push(format!(
+                "STORAGE_BACKEND=local: files are kept in STORAGE_DIR ({}) on this machine. That is safe with \
+                 one replica only, unless every replica mounts this same directory: otherwise a file uploaded \
+                 through one replica is missing on the others. Use S3 storage to run several replicas",
+                self.storage.storage_dir.display()
+            ));
+        }
+        if self.redis_url().is_none() {
+            warnings.push(
+                "REDIS_URL is not set: rate limits (failed logins, one-time codes per phone and per IP) are \
+                 counted in each process, so with N replicas a client gets N times each limit. Set REDIS_URL \
+                 to share them"
+                    .to_owned(),
+            );
+        }
+        if self.trusted_proxies().is_empty() {
+            warnings.push(
+                "TRUSTED_PROXIES is not set: the connecting address is taken as the client's. Behind a reverse \
+                 proxy or load balancer every client then has the proxy's address and all of them share one \
+                 per-IP limit. Set TRUSTED_PROXIES to the proxies' addresses or CIDR ranges"
+                    .to_owned(),
+            );
+        }
+        for net in self.trusted_proxies().catch_all() {
+            warnings.push(format!(
+                "TRUSTED_PROXIES includes {net}, every address: any client can then set X-Forwarded-For to \
+                 choose the address its per-IP limits are counted under. Name the proxies' own range instead"
+            ));
+        }
+        warnings
     }
 
     /// The log format in effect.
@@ -713,5 +869,111 @@ mod tests {
         assert_eq!(c.cors_origins().unwrap(), vec!["https://a.org", "https://b.org"]);
         let c = Config::from_args(["--backend-cors-origins", "*"]).unwrap();
         assert!(c.cors_origins().is_none());
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_cidr_ranges() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let proxies: TrustedProxies = " 10.0.0.0/8, 192.168.1.7 ,, fd00::/8, 2001:db8::1".parse().unwrap();
+        for inside in ["10.0.0.1", "10.255.255.255", "192.168.1.7", "fd12:3456::1", "2001:db8::1", "::ffff:10.1.2.3"] {
+            assert!(proxies.contains(ip(inside)), "{inside} is trusted");
+        }
+        for outside in ["11.0.0.1", "9.255.255.255", "192.168.1.8", "fe80::1", "2001:db8::2", "::ffff:11.0.0.1"] {
+            assert!(!proxies.contains(ip(outside)), "{outside} is not trusted");
+        }
+        // A range written with host bits set means its network.
+        let sloppy: TrustedProxies = "172.16.5.4/12".parse().unwrap();
+        assert!(sloppy.contains(ip("172.31.255.1")) && !sloppy.contains(ip("172.32.0.1")));
+        // An IPv4-mapped proxy address matches the peer in either form.
+        let mapped: TrustedProxies = "::ffff:127.0.0.1".parse().unwrap();
+        assert!(mapped.contains(ip("127.0.0.1")));
+        assert!("".parse::<TrustedProxies>().unwrap().is_empty());
+        assert_eq!("0.0.0.0/0, 10.0.0.0/8".parse::<TrustedProxies>().unwrap().catch_all().count(), 1);
+        // A typo is refused, naming the entry, instead of silently trusting nothing.
+        for bad in ["10.0.0.0/33", "10.0.0", "proxy.internal", "10.0.0.1/8/8", "10.0.0.0/-1"] {
+            let err = format!("10.0.0.1, {bad}").parse::<TrustedProxies>().unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
+        let err = Config::from_args(["--trusted-proxies", "10.0.0.0/99"]).unwrap_err().to_string();
+        assert!(err.contains("10.0.0.0/99"), "{err}");
+    }
+
+    #[test]
+    fn production_warns_about_settings_that_do_not_scale_out() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let bare = Config::from_args(["--corpus-env", "production", "--app-secret-key", secret]).unwrap();
+        let warnings = bare.deployment_warnings();
+        assert_eq!(warnings.len(), 3, "{warnings:#?}");
+        assert!(warnings[0].starts_with("STORAGE_BACKEND=local") && warnings[0].contains("one replica"));
+        assert!(warnings[1].starts_with("REDIS_URL is not set") && warnings[1].contains("per IP"));
+        assert!(warnings[2].starts_with("TRUSTED_PROXIES is not set") && warnings[2].contains("proxy's address"));
+        let scaled = Config::from_args([
+            "--corpus-env",
+            "production",
+            "--app-secret-key",
+            secret,
+            "--hz-obj-endpoint",
+            "https://s3.example.org",
+            "--hz-obj-access-key",
+            "k",
+            "--hz-obj-secret-key",
+            "s",
+            "--redis-url",
+            "redis://redis:6379/0",
+            "--trusted-proxies",
+            "10.0.0.0/8",
+        ])
+        .unwrap();
+        scaled.validate().unwrap();
+        assert_eq!(scaled.deployment_warnings(), Vec::<String>::new());
+        let mut open = scaled.clone();
+        open.limits.trusted_proxies = "0.0.0.0/0".parse().unwrap();
+        let warnings = open.deployment_warnings();
+        assert!(warnings.len() == 1 && warnings[0].contains("0.0.0.0/0"), "{warnings:#?}");
+        // Development says nothing: one process on one machine is what it is for.
+        assert!(Config::from_args::<[&str; 0], _>([]).unwrap().deployment_warnings().is_empty());
+    }
+
+    #[test]
+    fn redirect_downloads_need_s3_and_a_bounded_lifetime() {
+        let local = Config::from_args(["--storage-backend", "local", "--file-download", "redirect"]).unwrap();
+        assert!(local.validate().unwrap_err().to_string().contains("FILE_DOWNLOAD=redirect needs S3"));
+        let s3 = |ttl: &str| {
+            Config::from_args([
+                "--hz-obj-endpoint",
+                "http://127.0.0.1:9000",
+                "--hz-obj-access-key",
+                "k",
+                "--hz-obj-secret-key",
+                "s",
+                "--file-download",
+                "redirect",
+                "--file-redirect-ttl-seconds",
+                ttl,
+            ])
+            .unwrap()
+        };
+        s3("300").validate().unwrap();
+        assert_eq!(s3("300").file_redirect_ttl(), Duration::from_secs(300));
+        assert!(s3("0").validate().is_err());
+        assert!(s3("604801").validate().is_err());
+        assert_eq!(Config::from_args::<[&str; 0], _>([]).unwrap().storage.file_download, FileDownload::Proxy);
+    }
+
+    #[test]
+    fn metrics_are_open_in_development_and_need_a_token_in_production() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        assert!(Config::from_args::<[&str; 0], _>([]).unwrap().metrics_enabled());
+        let production = Config::from_args(["--corpus-env", "production", "--app-secret-key", secret]).unwrap();
+        assert!(!production.metrics_enabled());
+        let blank =
+            Config::from_args(["--corpus-env", "production", "--app-secret-key", secret, "--metrics-token", " "])
+                .unwrap();
+        assert!(!blank.metrics_enabled(), "a blank token is no token");
+        let token =
+            Config::from_args(["--corpus-env", "production", "--app-secret-key", secret, "--metrics-token", "t0k3n"])
+                .unwrap();
+        assert!(token.metrics_enabled());
+        assert!(!format!("{token:?}").contains("t0k3n"));
     }
 }

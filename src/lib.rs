@@ -13,6 +13,7 @@ pub mod http;
 pub mod jobs;
 /// Facts about uploaded files from their bytes: real type, allowed-ness, duration, SHA-256.
 pub mod media;
+pub mod monitoring;
 pub mod openapi;
 pub mod ops;
 pub mod ratelimit;

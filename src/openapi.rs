@@ -108,7 +108,7 @@ mod tests {
         for schema in ["PasswordChangeRequest", "PasswordResetRequest", "ForgotPasswordVerifyRequest"] {
             string(prop(d, schema, "new_password"), Some(PASSWORD_MIN), PASSWORD_MAX);
         }
-        string(prop(d, "UserCreateRequest", "password"), Some(PASSWORD_MIN), PASSWORD_MAX);
+        string(prop(d, "UserCreateRequest", "password"), Some(USER_CREATE_PASSWORD_MIN), PASSWORD_MAX);
         // The optional sign-up password states its minimum in a pattern (empty means none).
         let signup_password = prop(d, "SignupVerifyRequest", "password");
         string(signup_password, None, PASSWORD_MAX);
@@ -173,6 +173,8 @@ mod tests {
         keyword(param(d, "get", nearby, "distance_meters"), "maximum", NEARBY_RADIUS_MAX_M);
         keyword(param(d, "get", nearby, "radius"), "maximum", NEARBY_RADIUS_MAX_M);
         keyword(param(d, "get", distance, "max_distance_meters"), "maximum", DISTANCE_MAX_M);
+        let record_url = "/api/v1/records/{record_id}/record-url";
+        range(param(d, "get", record_url, "expires_minutes"), 1.0, RECORD_URL_MINUTES_MAX as f64);
         let queue = "/api/v1/records/review/queue";
         range(param(d, "get", queue, "limit"), 1.0, QUEUE_BATCH_MAX as f64);
         range(param(d, "get", queue, "lease_seconds"), LEASE_MIN_SECONDS as f64, LEASE_MAX_SECONDS as f64);

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::{
-    auth::{extract::AuthState, sms::SmsSender, token::TokenKeys},
+    auth::{extract::AuthState, links::LinkKey, sms::SmsSender, token::TokenKeys},
     config::Config,
     media::{DurationProbe, ProbeLimits},
+    monitoring::Metrics,
     ratelimit::RateLimiter,
     storage::Storage,
 };
@@ -23,12 +24,16 @@ pub struct AppState {
     pub storage: Storage,
     /// Access-token signing keys.
     pub tokens: TokenKeys,
+    /// Signs expiring file links (local storage's `record-url`).
+    pub links: LinkKey,
     /// Sends one-time codes by SMS.
     pub sms: SmsSender,
     /// Rate limits (OTP sends per phone and per client IP); in Redis when `REDIS_URL` is set.
     pub limiter: RateLimiter,
     /// Times uploads (third-party demuxers only in capped child processes).
     pub media: DurationProbe,
+    /// Request counts, latencies and upload bytes, served by `GET /metrics`.
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -40,13 +45,14 @@ impl AppState {
                 .map_err(|e| anyhow::anyhow!("creating UPLOAD_TMP_DIR {}: {e}", dir.display()))?;
         }
         let tokens = TokenKeys::new(&config.secret(), config.security.access_token_expire_minutes);
+        let links = LinkKey::new(&config.secret());
         let sms = SmsSender::from_config(&config)?;
         let limiter = match config.redis_url() {
             Some(url) => RateLimiter::redis(url, &config.limits.redis_key_prefix, config.redis_timeout())?,
             None => RateLimiter::memory(),
         };
         let media = DurationProbe::new(ProbeLimits::from_config(&config)?);
-        Ok(Self { config: Arc::new(config), db, storage, tokens, sms, limiter, media })
+        Ok(Self { config: Arc::new(config), db, storage, tokens, links, sms, limiter, media, metrics: Metrics::new() })
     }
 }
 

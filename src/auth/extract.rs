@@ -8,12 +8,11 @@
 use std::marker::PhantomData;
 
 use axum::{extract::FromRequestParts, http::request::Parts};
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{roles::RoleSet, token::TokenKeys};
-use crate::{domain::RoleName, error::AppError};
+use crate::{db::accounts, domain::RoleName, error::AppError};
 
 /// What the extractors need from the application state: the database (fresh roles, revocation)
 /// and the token keys. The state implements it, so this layer does not depend on the state.
@@ -54,16 +53,6 @@ impl CurrentUser {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct AuthRow {
-    id: Uuid,
-    phone: String,
-    name: String,
-    is_active: bool,
-    tokens_valid_after: Option<DateTime<Utc>>,
-    roles: Vec<String>,
-}
-
 /// Reads the bearer token of a request: `Ok(None)` when there is none.
 pub fn bearer_token(parts: &Parts) -> Result<Option<&str>, AppError> {
     let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else { return Ok(None) };
@@ -92,19 +81,9 @@ pub async fn authenticate(state: &impl AuthState, token: &str) -> Result<Current
     let invalid = || AppError::Unauthorized("Could not validate credentials".into());
     let claims = state.tokens().verify(token.trim()).map_err(|_| invalid())?;
     let user_id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthorized("Invalid user ID format".into()))?;
-    let row = sqlx::query_as::<_, AuthRow>(
-        r#"SELECT u.id, u.phone, u.name, u.is_active, u.tokens_valid_after,
-                  COALESCE(array_agg(r.name::text ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') AS roles
-           FROM "user" u
-           LEFT JOIN user_roles ur ON ur.user_id = u.id
-           LEFT JOIN role r ON r.id = ur.role_id
-           WHERE u.id = $1
-           GROUP BY u.id"#,
-    )
-    .bind(user_id)
-    .fetch_optional(state.db())
-    .await?
-    .ok_or_else(|| AppError::Unauthorized("User not found".into()))?;
+    let row = accounts::identity(state.db(), user_id)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("User not found".into()))?;
     if !row.is_active {
         return Err(AppError::Unauthorized("Inactive user".into()));
     }

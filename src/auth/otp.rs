@@ -2,37 +2,16 @@
 //! phone + secret (the original's scheme, so carried-over rows stay valid), valid for
 //! `OTP_EXPIRY_MINUTES`, spent after `OTP_MAX_ATTEMPTS` submissions. Codes are never logged.
 
-use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use rand::{Rng, rngs::OsRng};
 use sha2::Sha256;
-use sqlx::{PgConnection, PgExecutor, PgPool};
+use sqlx::{PgConnection, PgPool};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::domain::Phone;
+use crate::{db, domain::Phone};
 
-/// What a code was sent for; a code is only good for its own flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OtpPurpose {
-    /// Logging in to an existing account (`/auth/send-otp`, `/auth/login/send-otp`).
-    Login,
-    /// Creating an account (`/auth/signup/send-otp`).
-    Signup,
-    /// Setting a new password (`/auth/forgot-password`).
-    Reset,
-}
-
-impl OtpPurpose {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OtpPurpose::Login => "login",
-            OtpPurpose::Signup => "signup",
-            OtpPurpose::Reset => "reset",
-        }
-    }
-}
+pub use crate::db::otp::{OtpPurpose, delete_expired, sent_recently, spend, store_sent};
 
 /// A fresh 6-digit code (leading zeros kept), from the OS CSPRNG.
 pub fn generate_code() -> String {
@@ -53,60 +32,6 @@ pub fn hash_code(phone: &str, secret: &str, code: &str) -> String {
 pub fn code_matches(phone: &str, secret: &str, code: &str, stored: &str) -> bool {
     let computed = hash_code(phone, secret, code);
     computed.as_bytes().ct_eq(stored.trim().to_ascii_lowercase().as_bytes()).into()
-}
-
-/// True when a code went to `phone` less than `minutes` ago (for any purpose).
-pub async fn sent_recently(db: impl PgExecutor<'_>, phone: &Phone, minutes: i64) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM otp WHERE phone_number = $1 AND created_at > now() - make_interval(mins => $2))",
-    )
-    .bind(phone)
-    .bind(minutes as i32)
-    .fetch_one(db)
-    .await
-}
-
-/// Stores a code that has just been sent, and only then retires the older unspent codes of the
-/// same phone and purpose, so a failed send never kills a code the user may still be typing.
-pub async fn store_sent(
-    db: &PgPool,
-    phone: &Phone,
-    purpose: OtpPurpose,
-    otp_hash: &str,
-    expires_at: DateTime<Utc>,
-    reference_id: Option<&str>,
-) -> sqlx::Result<Uuid> {
-    let mut tx = db.begin().await?;
-    let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO otp (id, phone_number, otp_hash, attempts, is_verified, expires_at, reference_id, purpose, \
-                          created_at, updated_at) \
-         VALUES (gen_random_uuid(), $1, $2, 0, false, $3, $4, $5, clock_timestamp(), clock_timestamp()) RETURNING id",
-    )
-    .bind(phone)
-    .bind(otp_hash)
-    .bind(expires_at)
-    .bind(reference_id)
-    .bind(purpose.as_str())
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE otp SET invalidated_at = now() \
-         WHERE phone_number = $1 AND purpose = $2 AND id <> $3 AND NOT is_verified AND invalidated_at IS NULL",
-    )
-    .bind(phone)
-    .bind(purpose.as_str())
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
-#[derive(sqlx::FromRow)]
-struct Candidate {
-    id: Uuid,
-    otp_hash: String,
-    attempts: i32,
 }
 
 /// Checks `code` against the newest live code of `phone` for `purpose`, counting the attempt.
@@ -141,37 +66,12 @@ pub async fn check(
     secret: &str,
     max_attempts: i32,
 ) -> sqlx::Result<Option<Uuid>> {
-    let candidate = sqlx::query_as::<_, Candidate>(
-        "SELECT id, otp_hash, attempts FROM otp \
-         WHERE phone_number = $1 AND purpose = $2 AND expires_at > now() AND NOT is_verified \
-               AND invalidated_at IS NULL AND attempts < $3 \
-         ORDER BY created_at DESC LIMIT 1 FOR UPDATE",
-    )
-    .bind(phone)
-    .bind(purpose.as_str())
-    .bind(max_attempts)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let candidate = db::otp::newest_live(&mut *conn, phone, purpose, max_attempts).await?;
     let Some(candidate) = candidate else { return Ok(None) };
     let attempts = candidate.attempts + 1;
     let ok = attempts <= max_attempts && code_matches(phone.as_str(), secret, code, &candidate.otp_hash);
-    sqlx::query("UPDATE otp SET attempts = $2 WHERE id = $1").bind(candidate.id).bind(attempts).execute(conn).await?;
+    db::otp::set_attempts(conn, candidate.id, attempts).await?;
     Ok(ok.then_some(candidate.id))
-}
-
-/// Marks a code found by [`check`] as used: it never verifies again.
-pub async fn spend(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("UPDATE otp SET is_verified = true WHERE id = $1").bind(id).execute(db).await?;
-    Ok(())
-}
-
-/// Deletes codes that expired more than `older_than` ago; returns how many.
-pub async fn delete_expired(db: impl PgExecutor<'_>, older_than: Duration) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM otp WHERE expires_at < $1")
-        .bind(Utc::now() - older_than)
-        .execute(db)
-        .await?
-        .rows_affected())
 }
 
 #[cfg(test)]

@@ -122,8 +122,13 @@ pub const RULES: &[Rule] = &[
     owned("GET", "/api/v1/records/{record_id}", STAFF_OR_OWNER, &[User]),
     // Reviewers may set only `status` and `reviewed` on someone else's record (content → 403).
     owned("PUT", "/api/v1/records/{record_id}", STAFF_OR_OWNER, &[User]),
+    // The production service's partial update: PUT's rules.
+    owned("PATCH", "/api/v1/records/{record_id}", STAFF_OR_OWNER, &[User]),
     owned("DELETE", "/api/v1/records/{record_id}", ADMIN_OR_OWNER, &[User]),
     owned("GET", "/api/v1/records/{record_id}/file", STAFF_OR_OWNER, &[User]),
+    owned("GET", "/api/v1/records/{record_id}/record-url", STAFF_OR_OWNER, &[User]),
+    // The link `record-url` hands out on local storage: its signature is the permission.
+    rule("GET", "/api/v1/records/{record_id}/signed-file", PUBLIC),
     rule("POST", "/api/v1/records/{record_id}/review", STAFF),
     rule("GET", "/api/v1/records/review/queue", STAFF),
     // The same handler also answers POST; the OpenAPI document lists GET only.
@@ -144,11 +149,15 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/v1/auth/resend-otp", PUBLIC),
     rule("POST", "/api/v1/auth/verify-otp", PUBLIC),
     rule("POST", "/api/v1/auth/login/send-otp", PUBLIC),
+    rule("POST", "/api/v1/auth/login/resend-otp", PUBLIC),
     rule("POST", "/api/v1/auth/login/verify-otp", PUBLIC),
     rule("POST", "/api/v1/auth/signup/send-otp", PUBLIC),
+    rule("POST", "/api/v1/auth/signup/resend-otp", PUBLIC),
     rule("POST", "/api/v1/auth/signup/verify-otp", PUBLIC),
     rule("POST", "/api/v1/auth/forgot-password", PUBLIC),
     rule("POST", "/api/v1/auth/forgot-password/verify", PUBLIC),
+    rule("POST", "/api/v1/auth/forgot-password/init", PUBLIC),
+    rule("POST", "/api/v1/auth/forgot-password/confirm", PUBLIC),
     // Roles.
     rule("GET", "/api/v1/roles/", ADMIN),
     rule("POST", "/api/v1/roles/", ADMIN),
@@ -165,6 +174,8 @@ pub const RULES: &[Rule] = &[
     rule("PATCH", "/api/v1/users/{user_id}", ADMIN_OR_OWNER),
     // The official app's newer call after each login.
     rule("PATCH", "/api/v1/users/{user_id}/last-login", ADMIN_OR_OWNER),
+    // Needs the account's current password, whoever calls.
+    rule("PUT", "/api/v1/users/{user_id}/change-password", ADMIN_OR_OWNER),
     rule("DELETE", "/api/v1/users/{user_id}", ADMIN),
     rule("GET", "/api/v1/users/{user_id}/with-roles", STAFF_OR_OWNER),
     rule("GET", "/api/v1/users/{user_id}/roles", STAFF_OR_OWNER),

@@ -92,7 +92,11 @@ pub async fn run(config: &Config, command: DbCommand) -> anyhow::Result<ExitCode
             }
             let pool = db::connect(config).await?;
             if config.is_development() {
-                let report = db::seed::seed_samples(&pool).await?;
+                let mut hashes = Vec::with_capacity(db::seed::SAMPLE_USERS.len());
+                for user in db::seed::SAMPLE_USERS {
+                    hashes.push(crate::auth::password::hash(user.6.to_owned()).await?);
+                }
+                let report = db::seed::seed_samples(&pool, &hashes).await?;
                 println!(
                     "sample data: {} user(s), {} categor(y/ies), {} record(s) inserted",
                     report.users, report.categories, report.records
@@ -184,7 +188,46 @@ async fn drop_everything(config: &Config) -> anyhow::Result<()> {
 async fn status(config: &Config) -> anyhow::Result<ExitCode> {
     let status = db::status::check(config).await?;
     print_status(&status);
+    print_disk_space(config);
     Ok(if status.is_ready() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Free disk space where files are kept and uploads are spooled. Reported, not judged by the
+/// exit code (which is about the database), but marked LOW when an upload of `MAX_FILE_SIZE`
+/// would not fit.
+fn print_disk_space(config: &Config) {
+    println!("Disk space");
+    let spool = config.uploads.upload_tmp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let storage = match config.storage_backend() {
+        StorageBackend::Local => Some(config.storage.storage_dir.clone()),
+        StorageBackend::S3 => {
+            println!("  --    storage: S3 bucket {} (free space is the provider's)", config.storage.hz_obj_bucket_name);
+            None
+        }
+    };
+    for (what, dir) in storage.iter().map(|d| ("storage", d)).chain([("spool", &spool)]) {
+        match storage::free_space(dir) {
+            Ok(free) => println!(
+                "  {}  {what} {}: {} free",
+                if free < config.uploads.max_file_size { "LOW " } else { "ok  " },
+                dir.display(),
+                human_bytes(free)
+            ),
+            Err(e) => println!("  FAIL  {what} {}: free space unknown ({e})", dir.display()),
+        }
+    }
+}
+
+/// `bytes` in binary units with one decimal (`12.3 GiB`).
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 fn print_info(config: &Config) {
@@ -265,5 +308,16 @@ pub fn print_status(status: &Status) {
         println!("database is fully initialised and current");
     } else {
         println!("database is NOT ready: run `corpus db init`");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_in_binary_units() {
+        assert_eq!(super::human_bytes(512), "512 B");
+        assert_eq!(super::human_bytes(1536), "1.5 KiB");
+        assert_eq!(super::human_bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+        assert_eq!(super::human_bytes(u64::MAX), "16777216.0 TiB");
     }
 }

@@ -19,6 +19,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.uses_default_secret() {
         tracing::warn!("APP_SECRET_KEY is not set: using the development default (refused in production)");
     }
+    // Once, at start: settings that work for one process but not for several replicas or
+    // behind a proxy. None of them stops the server; a single-machine deployment is legitimate.
+    for warning in config.deployment_warnings() {
+        tracing::warn!("{warning}");
+    }
+    if !config.metrics_enabled() {
+        tracing::info!("GET /metrics is not served: set METRICS_TOKEN to serve it (bearer-token protected)");
+    }
     if config.is_development() {
         // A fresh machine needs no separate step in development: initialise on every start.
         db::init::initialize(&config, &mut |line| tracing::info!("db init: {line}")).await?;

@@ -1,5 +1,6 @@
-//! Accounts: users as the API shows them, their credentials and roles, role administration and
-//! contribution summaries. Every function takes any executor; callers own transactions.
+//! Accounts: users as the API shows them, their credentials and roles, and role administration
+//! (contribution summaries are in [`super::contributions`]). Every function takes any executor;
+//! callers own transactions.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -7,7 +8,7 @@ use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::domain::{MediaType, Phone, PhoneLookup, time};
+use crate::domain::{Phone, PhoneLookup, time};
 
 /// A user as every response shows it (the original's `UserRead`): never the password hash.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -74,7 +75,14 @@ const USER_COLUMNS: &str = "phone, name, email, gender, date_of_birth, place, id
 /// One user by id.
 #[instrument(skip_all)]
 pub async fn get_user(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<UserRecord>> {
-    sqlx::query_as(&format!(r#"SELECT {USER_COLUMNS} FROM "user" WHERE id = $1"#)).bind(id).fetch_optional(db).await
+    sqlx::query_as!(
+        UserRecord,
+        r#"SELECT phone, name, email, gender, date_of_birth, place, id, is_active, has_given_consent, consent_given_at, last_login_at, created_at, updated_at
+           FROM "user" WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Users whose stored phone is any form of `phone` (E.164, national, `91`-prefixed, as typed),
@@ -82,12 +90,14 @@ pub async fn get_user(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<
 #[instrument(skip_all)]
 pub async fn users_by_phone(db: impl PgExecutor<'_>, phone: impl Into<PhoneLookup>) -> sqlx::Result<Vec<UserRecord>> {
     let phone = phone.into();
-    sqlx::query_as(&format!(
-        r#"SELECT {USER_COLUMNS} FROM "user" WHERE phone = ANY($1)
-           ORDER BY (phone = $2) IS TRUE DESC, created_at, id"#
-    ))
-    .bind(phone.forms())
-    .bind(phone.e164())
+    sqlx::query_as!(
+        UserRecord,
+        r#"SELECT phone, name, email, gender, date_of_birth, place, id, is_active, has_given_consent, consent_given_at, last_login_at, created_at, updated_at
+           FROM "user" WHERE phone = ANY($1)
+           ORDER BY (phone = $2) IS TRUE DESC, created_at, id"#,
+        &phone.forms(),
+        phone.e164().map(Phone::as_str)
+    )
     .fetch_all(db)
     .await
 }
@@ -100,31 +110,40 @@ pub async fn user_by_phone(db: impl PgExecutor<'_>, phone: impl Into<PhoneLookup
 /// The user with this e-mail address (exact match, as the original compared).
 #[instrument(skip_all)]
 pub async fn user_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<UserRecord>> {
-    sqlx::query_as(&format!(r#"SELECT {USER_COLUMNS} FROM "user" WHERE email = $1"#))
-        .bind(email)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        UserRecord,
+        r#"SELECT phone, name, email, gender, date_of_birth, place, id, is_active, has_given_consent, consent_given_at, last_login_at, created_at, updated_at
+           FROM "user" WHERE email = $1"#,
+        email
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// A page of users, oldest first.
 #[instrument(skip_all)]
 pub async fn list_users(db: impl PgExecutor<'_>, skip: i64, limit: i64) -> sqlx::Result<Vec<UserRecord>> {
-    sqlx::query_as(&format!(r#"SELECT {USER_COLUMNS} FROM "user" ORDER BY created_at, id OFFSET $1 LIMIT $2"#))
-        .bind(skip)
-        .bind(limit)
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        UserRecord,
+        r#"SELECT phone, name, email, gender, date_of_birth, place, id, is_active, has_given_consent, consent_given_at, last_login_at, created_at, updated_at
+           FROM "user" ORDER BY created_at, id OFFSET $1 LIMIT $2"#,
+        skip,
+        limit
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// Login data of the account a phone number designates (any stored form, E.164 preferred).
 #[instrument(skip_all)]
 pub async fn credentials_by_phone(db: impl PgExecutor<'_>, phone: &PhoneLookup) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Credentials,
         r#"SELECT id, hashed_password, is_active FROM "user" WHERE phone = ANY($1)
            ORDER BY (phone = $2) IS TRUE DESC, created_at LIMIT 1"#,
+        &phone.forms(),
+        phone.e164().map(Phone::as_str)
     )
-    .bind(phone.forms())
-    .bind(phone.e164())
     .fetch_optional(db)
     .await
 }
@@ -132,8 +151,7 @@ pub async fn credentials_by_phone(db: impl PgExecutor<'_>, phone: &PhoneLookup) 
 /// Login data of one user.
 #[instrument(skip_all)]
 pub async fn credentials_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as(r#"SELECT id, hashed_password, is_active FROM "user" WHERE id = $1"#)
-        .bind(id)
+    sqlx::query_as!(Credentials, r#"SELECT id, hashed_password, is_active FROM "user" WHERE id = $1"#, id)
         .fetch_optional(db)
         .await
 }
@@ -143,23 +161,25 @@ pub async fn credentials_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Resul
 pub async fn set_password(db: impl PgExecutor<'_>, id: Uuid, hash: &str) -> sqlx::Result<()> {
     // The instant comes from this process's clock, the one that stamps tokens' `iat`, not the
     // database's: a skew between the two must not revoke the token issued right after.
-    sqlx::query(r#"UPDATE "user" SET hashed_password = $2, tokens_valid_after = $3 WHERE id = $1"#)
-        .bind(id)
-        .bind(hash)
-        .bind(Utc::now())
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        r#"UPDATE "user" SET hashed_password = $2, tokens_valid_after = $3 WHERE id = $1"#,
+        id,
+        hash,
+        Utc::now()
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// Records a successful login, replacing a legacy hash when one is given.
 #[instrument(skip_all)]
 pub async fn record_login(db: impl PgExecutor<'_>, id: Uuid, rehash: Option<&str>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         r#"UPDATE "user" SET last_login_at = now(), hashed_password = COALESCE($2, hashed_password) WHERE id = $1"#,
+        id,
+        rehash
     )
-    .bind(id)
-    .bind(rehash)
     .execute(db)
     .await?;
     Ok(())
@@ -168,11 +188,11 @@ pub async fn record_login(db: impl PgExecutor<'_>, id: Uuid, rehash: Option<&str
 /// Records consent given at an OTP verification, if the user had not given it yet.
 #[instrument(skip_all)]
 pub async fn record_consent(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         r#"UPDATE "user" SET has_given_consent = true, consent_given_at = now()
            WHERE id = $1 AND NOT has_given_consent"#,
+        id
     )
-    .bind(id)
     .execute(db)
     .await?;
     Ok(())
@@ -200,19 +220,20 @@ pub struct NewUser<'a> {
 /// Inserts an active account with consent recorded now.
 #[instrument(skip_all)]
 pub async fn insert_user(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> sqlx::Result<UserRecord> {
-    sqlx::query_as(&format!(
+    sqlx::query_as!(
+        UserRecord,
         r#"INSERT INTO "user" (id, phone, name, email, gender, date_of_birth, place, hashed_password, is_active,
                                has_given_consent, consent_given_at, created_at, updated_at)
            VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, true, true, now(), now(), now())
-           RETURNING {USER_COLUMNS}"#
-    ))
-    .bind(new.phone)
-    .bind(new.name)
-    .bind(new.email)
-    .bind(new.gender)
-    .bind(new.date_of_birth)
-    .bind(new.place)
-    .bind(new.hashed_password)
+           RETURNING phone, name, email, gender, date_of_birth, place, id, is_active, has_given_consent, consent_given_at, last_login_at, created_at, updated_at"#,
+        new.phone.as_str(),
+        new.name,
+        new.email,
+        new.gender,
+        new.date_of_birth,
+        new.place,
+        new.hashed_password
+    )
     .fetch_one(db)
     .await
 }
@@ -279,33 +300,81 @@ pub async fn update_user(db: impl PgExecutor<'_>, id: Uuid, changes: &UserChange
 /// Deletes a user (role links go with it); false when there was no such user.
 #[instrument(skip_all)]
 pub async fn delete_user(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
-    Ok(sqlx::query(r#"DELETE FROM "user" WHERE id = $1"#).bind(id).execute(db).await?.rows_affected() > 0)
+    Ok(sqlx::query!(r#"DELETE FROM "user" WHERE id = $1"#, id).execute(db).await?.rows_affected() > 0)
+}
+
+/// What authenticating a request needs of its user: who, active or not, since when tokens count,
+/// and the roles held now.
+#[derive(Debug)]
+pub struct Identity {
+    /// User id.
+    pub id: Uuid,
+    /// Phone as stored.
+    pub phone: String,
+    /// Display name.
+    pub name: String,
+    /// Active flag.
+    pub is_active: bool,
+    /// Tokens issued before this instant are revoked.
+    pub tokens_valid_after: Option<DateTime<Utc>>,
+    /// Role names, by role id.
+    pub roles: Vec<String>,
+}
+
+/// The [`Identity`] of a user, in one statement.
+#[instrument(skip_all)]
+pub async fn identity(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Identity>> {
+    sqlx::query_as!(
+        Identity,
+        r#"SELECT u.id, u.phone, u.name, u.is_active, u.tokens_valid_after,
+                  COALESCE(array_agg(r.name::text ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}')
+                      AS "roles!: Vec<String>"
+           FROM "user" u
+           LEFT JOIN user_roles ur ON ur.user_id = u.id
+           LEFT JOIN role r ON r.id = ur.role_id
+           WHERE u.id = $1
+           GROUP BY u.id"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// True when a user with this id exists.
+#[instrument(skip_all)]
+pub async fn user_exists(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM "user" WHERE id = $1) AS "exists!""#, id).fetch_one(db).await
 }
 
 /// True when the user owns at least one record.
 #[instrument(skip_all)]
 pub async fn has_records(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM record WHERE user_id = $1)").bind(id).fetch_one(db).await
+    sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM record WHERE user_id = $1) AS "exists!""#, id)
+        .fetch_one(db)
+        .await
 }
 
 /// True when an e-mail is used by a user other than `except`.
 #[instrument(skip_all)]
 pub async fn email_taken(db: impl PgExecutor<'_>, email: &str, except: Option<Uuid>) -> sqlx::Result<bool> {
-    sqlx::query_scalar(r#"SELECT EXISTS (SELECT 1 FROM "user" WHERE email = $1 AND id IS DISTINCT FROM $2)"#)
-        .bind(email)
-        .bind(except)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM "user" WHERE email = $1 AND id IS DISTINCT FROM $2) AS "taken!""#,
+        email,
+        except
+    )
+    .fetch_one(db)
+    .await
 }
 
 /// The roles a user holds, by id.
 #[instrument(skip_all)]
 pub async fn roles_of(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<RoleRecord>> {
-    sqlx::query_as(
-        "SELECT r.name::text AS name, r.description, r.id FROM user_roles ur JOIN role r ON r.id = ur.role_id \
-         WHERE ur.user_id = $1 ORDER BY r.id",
+    sqlx::query_as!(
+        RoleRecord,
+        r#"SELECT r.name::text AS "name!", r.description, r.id FROM user_roles ur JOIN role r ON r.id = ur.role_id
+           WHERE ur.user_id = $1 ORDER BY r.id"#,
+        user_id
     )
-    .bind(user_id)
     .fetch_all(db)
     .await
 }
@@ -313,14 +382,15 @@ pub async fn roles_of(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Ve
 /// Every role, by id.
 #[instrument(skip_all)]
 pub async fn list_roles(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<RoleRecord>> {
-    sqlx::query_as("SELECT name::text AS name, description, id FROM role ORDER BY id").fetch_all(db).await
+    sqlx::query_as!(RoleRecord, r#"SELECT name::text AS "name!", description, id FROM role ORDER BY id"#)
+        .fetch_all(db)
+        .await
 }
 
 /// One role by id.
 #[instrument(skip_all)]
 pub async fn get_role(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<RoleRecord>> {
-    sqlx::query_as("SELECT name::text AS name, description, id FROM role WHERE id = $1")
-        .bind(id)
+    sqlx::query_as!(RoleRecord, r#"SELECT name::text AS "name!", description, id FROM role WHERE id = $1"#, id)
         .fetch_optional(db)
         .await
 }
@@ -328,28 +398,32 @@ pub async fn get_role(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<R
 /// One role by name.
 #[instrument(skip_all)]
 pub async fn role_by_name(db: impl PgExecutor<'_>, name: &str) -> sqlx::Result<Option<RoleRecord>> {
-    sqlx::query_as("SELECT name::text AS name, description, id FROM role WHERE name::text = $1")
-        .bind(name)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        RoleRecord,
+        r#"SELECT name::text AS "name!", description, id FROM role WHERE name::text = $1"#,
+        name
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// The first of `ids` (in the given order) that is not a role.
 #[instrument(skip_all)]
 pub async fn first_missing_role(db: impl PgExecutor<'_>, ids: &[i32]) -> sqlx::Result<Option<i32>> {
-    let existing: Vec<i32> =
-        sqlx::query_scalar("SELECT id FROM role WHERE id = ANY($1)").bind(ids).fetch_all(db).await?;
+    let existing: Vec<i32> = sqlx::query_scalar!("SELECT id FROM role WHERE id = ANY($1)", ids).fetch_all(db).await?;
     Ok(ids.iter().copied().find(|id| !existing.contains(id)))
 }
 
 /// Creates a role.
 #[instrument(skip_all)]
 pub async fn insert_role(db: impl PgExecutor<'_>, name: &str, description: Option<&str>) -> sqlx::Result<RoleRecord> {
-    sqlx::query_as(
-        "INSERT INTO role (name, description) VALUES ($1::roleenum, $2) RETURNING name::text AS name, description, id",
+    sqlx::query_as!(
+        RoleRecord,
+        r#"INSERT INTO role (name, description) VALUES ($1::text::roleenum, $2)
+           RETURNING name::text AS "name!", description, id"#,
+        name,
+        description
     )
-    .bind(name)
-    .bind(description)
     .fetch_one(db)
     .await
 }
@@ -361,87 +435,26 @@ pub async fn update_role_description(
     id: i32,
     description: Option<&str>,
 ) -> sqlx::Result<Option<RoleRecord>> {
-    sqlx::query_as("UPDATE role SET description = $2 WHERE id = $1 RETURNING name::text AS name, description, id")
-        .bind(id)
-        .bind(description)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        RoleRecord,
+        r#"UPDATE role SET description = $2 WHERE id = $1 RETURNING name::text AS "name!", description, id"#,
+        id,
+        description
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// True when some user holds the role.
 #[instrument(skip_all)]
 pub async fn role_in_use(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM user_roles WHERE role_id = $1)").bind(id).fetch_one(db).await
+    sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM user_roles WHERE role_id = $1) AS "in_use!""#, id)
+        .fetch_one(db)
+        .await
 }
 
 /// Deletes a role.
 #[instrument(skip_all)]
 pub async fn delete_role(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
-    Ok(sqlx::query("DELETE FROM role WHERE id = $1").bind(id).execute(db).await?.rows_affected() > 0)
-}
-
-/// One record in a contribution summary (the original's `ContributionResponse`).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct ContributionItem {
-    /// Record id.
-    pub id: Uuid,
-    /// File size in bytes, 0 when unknown.
-    pub size: i64,
-    /// Category id.
-    pub category_id: Uuid,
-    /// Whether the record was reviewed.
-    pub reviewed: bool,
-    /// Title.
-    pub title: String,
-    /// Media type (used for grouping; not part of the original's item).
-    #[serde(skip)]
-    pub media_type: MediaType,
-}
-
-/// Per-media-type totals of a user's records.
-#[derive(Debug, Clone)]
-pub struct ContributionTotals {
-    /// Records per media type, for every media type.
-    pub counts: [(MediaType, i64); 4],
-    /// Sum of `duration_seconds` over audio records.
-    pub audio_duration: i64,
-    /// Sum of `duration_seconds` over video records.
-    pub video_duration: i64,
-}
-
-/// Counts and durations of a user's records per media type, computed by the database.
-#[instrument(skip_all)]
-pub async fn contribution_totals(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<ContributionTotals> {
-    let rows: Vec<(MediaType, i64, i64)> = sqlx::query_as(
-        "SELECT media_type, count(*), COALESCE(sum(duration_seconds), 0)::bigint \
-         FROM record WHERE user_id = $1 GROUP BY media_type",
-    )
-    .bind(user_id)
-    .fetch_all(db)
-    .await?;
-    let count = |m: MediaType| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.1);
-    let duration = |m: MediaType| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.2);
-    Ok(ContributionTotals {
-        counts: MediaType::ALL.map(|m| (m, count(m))),
-        audio_duration: duration(MediaType::Audio),
-        video_duration: duration(MediaType::Video),
-    })
-}
-
-/// A user's records as contribution items, oldest first, optionally of one media type.
-#[instrument(skip_all)]
-pub async fn contribution_items(
-    db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    media_type: Option<MediaType>,
-) -> sqlx::Result<Vec<ContributionItem>> {
-    sqlx::query_as(
-        "SELECT uid AS id, COALESCE(file_size, 0)::bigint AS size, category_id, reviewed, title, media_type \
-         FROM record WHERE user_id = $1 AND ($2::mediatype IS NULL OR media_type = $2) \
-         ORDER BY created_at, uid",
-    )
-    .bind(user_id)
-    .bind(media_type)
-    .fetch_all(db)
-    .await
+    Ok(sqlx::query!("DELETE FROM role WHERE id = $1", id).execute(db).await?.rows_affected() > 0)
 }

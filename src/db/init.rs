@@ -116,18 +116,20 @@ pub async fn applied_versions(conn: &mut PgConnection) -> anyhow::Result<Vec<i64
 pub async fn seed_roles(conn: &mut PgConnection) -> anyhow::Result<u64> {
     let mut inserted = 0;
     for (id, name, description) in SEED_ROLES {
-        inserted += sqlx::query(
-            "INSERT INTO role (id, name, description) VALUES ($1, $2::roleenum, $3) ON CONFLICT DO NOTHING",
+        inserted += sqlx::query!(
+            "INSERT INTO role (id, name, description) VALUES ($1, $2::text::roleenum, $3) ON CONFLICT DO NOTHING",
+            id,
+            name,
+            description
         )
-        .bind(id)
-        .bind(name)
-        .bind(description)
         .execute(&mut *conn)
         .await?
         .rows_affected();
     }
     // Explicit ids leave the serial behind; move it past them so a new role gets a free id.
-    sqlx::query("SELECT setval('role_id_seq', GREATEST((SELECT max(id) FROM role), 1))").execute(&mut *conn).await?;
+    sqlx::query_scalar!("SELECT setval('role_id_seq', GREATEST((SELECT max(id) FROM role), 1))")
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(inserted)
 }
 

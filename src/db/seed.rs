@@ -2,9 +2,6 @@
 //! 14 production categories. Idempotent: users match by phone, categories by name, records by title.
 
 use sqlx::PgPool;
-use uuid::Uuid;
-
-use crate::auth::password;
 
 /// A sample account: name, phone, email, gender, date of birth, place, password, role.
 type SampleUser =
@@ -116,59 +113,63 @@ pub struct SeedReport {
     pub records: u64,
 }
 
-/// Inserts the sample users, categories and records that are missing.
-pub async fn seed_samples(pool: &PgPool) -> anyhow::Result<SeedReport> {
+/// Inserts the sample users, categories and records that are missing. `password_hashes` holds
+/// the hash of each [`SAMPLE_USERS`] password, in order (hashing is the caller's: this layer
+/// stores, it does not hash).
+pub async fn seed_samples(pool: &PgPool, password_hashes: &[String]) -> anyhow::Result<SeedReport> {
+    anyhow::ensure!(password_hashes.len() == SAMPLE_USERS.len(), "one password hash per sample user");
     let mut report = SeedReport::default();
     let mut tx = pool.begin().await?;
-    for (name, phone, email, gender, dob, place, pass, role) in SAMPLE_USERS {
-        let exists: bool = sqlx::query_scalar(r#"SELECT EXISTS (SELECT 1 FROM "user" WHERE phone = $1)"#)
-            .bind(phone)
-            .fetch_one(&mut *tx)
-            .await?;
+    for ((name, phone, email, gender, dob, place, _, role), hash) in SAMPLE_USERS.into_iter().zip(password_hashes) {
+        let exists =
+            sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM "user" WHERE phone = $1) AS "exists!""#, phone)
+                .fetch_one(&mut *tx)
+                .await?;
         if exists {
             continue;
         }
-        let hash = password::hash(pass.to_owned()).await?;
-        let id: Uuid = sqlx::query_scalar(
+        let id = sqlx::query_scalar!(
             r#"INSERT INTO "user" (id, phone, name, email, gender, date_of_birth, place, hashed_password, is_active,
                                    has_given_consent, consent_given_at)
-               VALUES (gen_random_uuid(), $1, $2, $3, $4, $5::date, $6, $7, true, true, now()) RETURNING id"#,
+               VALUES (gen_random_uuid(), $1, $2, $3, $4, $5::text::date, $6, $7, true, true, now()) RETURNING id"#,
+            phone,
+            name,
+            email,
+            gender,
+            dob,
+            place,
+            hash
         )
-        .bind(phone)
-        .bind(name)
-        .bind(email)
-        .bind(gender)
-        .bind(dob)
-        .bind(place)
-        .bind(hash)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM role WHERE name::text = $2 ON CONFLICT DO NOTHING")
-            .bind(id)
-            .bind(role)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM role WHERE name::text = $2 ON CONFLICT DO NOTHING",
+            id,
+            role
+        )
+        .execute(&mut *tx)
+        .await?;
         report.users += 1;
     }
     for (name, title, description, rank) in SAMPLE_CATEGORIES {
         report.categories += insert_category(&mut tx, name, title, description, rank).await?;
     }
     for (title, media, url, size, status, owner, category, reviewed) in SAMPLE_RECORDS {
-        report.records += sqlx::query(
+        report.records += sqlx::query!(
             r#"INSERT INTO record (uid, user_id, category_id, status, reviewed, title, media_type, file_url, file_name, file_size)
-               SELECT gen_random_uuid(), u.id, c.id, $1, $2, $3, $4::mediatype, $5, regexp_replace($5, '^.*/', ''), $6
+               SELECT gen_random_uuid(), u.id, c.id, $1, $2, $3::text, $4::text::mediatype, $5::text, regexp_replace($5::text, '^.*/', ''), $6
                FROM "user" u, category c
                WHERE u.phone = $7 AND c.name = $8
-                 AND NOT EXISTS (SELECT 1 FROM record WHERE title = $3)"#,
+                 AND NOT EXISTS (SELECT 1 FROM record WHERE title = $3::text)"#,
+            status,
+            reviewed,
+            title,
+            media,
+            url,
+            size,
+            owner,
+            category
         )
-        .bind(status)
-        .bind(reviewed)
-        .bind(title)
-        .bind(media)
-        .bind(url)
-        .bind(size)
-        .bind(owner)
-        .bind(category)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -195,14 +196,14 @@ async fn insert_category(
     description: &str,
     rank: i32,
 ) -> anyhow::Result<u64> {
-    Ok(sqlx::query(
-        "INSERT INTO category (id, name, title, description, published, rank) \
+    Ok(sqlx::query!(
+        "INSERT INTO category (id, name, title, description, published, rank)
          VALUES (gen_random_uuid(), $1, $2, $3, true, $4) ON CONFLICT (name) DO NOTHING",
+        name,
+        title,
+        description,
+        rank
     )
-    .bind(name)
-    .bind(title)
-    .bind(description)
-    .bind(rank)
     .execute(&mut **tx)
     .await?
     .rows_affected())

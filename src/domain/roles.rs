@@ -55,11 +55,14 @@ pub enum MediaType {
     Video,
     /// A picture.
     Image,
+    /// A document: PDF, plain text, or an office file (OOXML, OpenDocument, legacy OLE).
+    Document,
 }
 
 impl MediaType {
     /// Every media type, in the original's order.
-    pub const ALL: [MediaType; 4] = [MediaType::Text, MediaType::Audio, MediaType::Video, MediaType::Image];
+    pub const ALL: [MediaType; 5] =
+        [MediaType::Text, MediaType::Audio, MediaType::Video, MediaType::Image, MediaType::Document];
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
@@ -68,6 +71,7 @@ impl MediaType {
             MediaType::Audio => "audio",
             MediaType::Video => "video",
             MediaType::Image => "image",
+            MediaType::Document => "document",
         }
     }
 

@@ -1,6 +1,7 @@
 //! Categories (`/api/v1/categories`): listed by rank then name, validated (422, never 500),
 //! updated field by field, and protected from deletion while records use them (409).
 
+pub use crate::db::categories::Category;
 use crate::http::common::{MessageResponse, present};
 
 use axum::{
@@ -9,12 +10,12 @@ use axum::{
     http::StatusCode,
     routing::get,
 };
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::{
     auth::{Auth, roles::AdminOnly, roles::AnyRole},
+    db::categories::{self, CategoryChanges, NewCategory},
     error::{AppError, FieldError, Result, ResultExt},
     http::{
         ValidJson, Validate, Validator,
@@ -22,29 +23,6 @@ use crate::{
     },
     state::AppState,
 };
-
-/// A category as every endpoint returns it.
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct Category {
-    /// Id.
-    pub id: Uuid,
-    /// Unique machine name.
-    pub name: String,
-    /// Display title.
-    pub title: String,
-    /// Longer description.
-    pub description: Option<String>,
-    /// Visible to contributors.
-    pub published: bool,
-    /// Sort key (ascending).
-    pub rank: i32,
-    /// Creation time.
-    #[serde(serialize_with = "crate::domain::time::serialize")]
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    #[serde(serialize_with = "crate::domain::time::serialize")]
-    pub updated_at: DateTime<Utc>,
-}
 
 /// Body of `POST /categories/`. `id`, `created_at` and `updated_at` are server-set and ignored.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -144,8 +122,6 @@ pub fn router() -> Router<AppState> {
         .route("/categories/{category_id}", get(get_category).put(update_category).delete(delete_category))
 }
 
-const COLUMNS: &str = "id, name, title, description, published, rank, created_at, updated_at";
-
 fn not_found() -> AppError {
     AppError::NotFound("Category not found".into())
 }
@@ -163,12 +139,7 @@ fn parse_id(raw: &str) -> Result<Uuid> {
 #[utoipa::path(get, path = "/api/v1/categories/", tag = "categories", security(("HTTPBearer" = [])),
     responses((status = 200, body = [Category]), (status = 403, body = crate::error::ErrorDetail)))]
 pub async fn list_categories(State(state): State<AppState>, auth: Auth<AnyRole>) -> Result<Json<Vec<Category>>> {
-    let rows = sqlx::query_as::<_, Category>(&format!(
-        "SELECT {COLUMNS} FROM category WHERE published OR $1 ORDER BY rank, name, id"
-    ))
-    .bind(auth.is_admin())
-    .fetch_all(&state.db)
-    .await?;
+    let rows = categories::list(&state.db, auth.is_admin()).await?;
     Ok(Json(rows))
 }
 
@@ -182,13 +153,7 @@ pub async fn get_category(
     Path(category_id): Path<String>,
 ) -> Result<Json<Category>> {
     let id = parse_id(&category_id)?;
-    sqlx::query_as::<_, Category>(&format!("SELECT {COLUMNS} FROM category WHERE id = $1 AND (published OR $2)"))
-        .bind(id)
-        .bind(auth.is_admin())
-        .fetch_optional(&state.db)
-        .await?
-        .map(Json)
-        .ok_or_else(not_found)
+    categories::get(&state.db, id, auth.is_admin()).await?.map(Json).ok_or_else(not_found)
 }
 
 fn blank_error(field: &str) -> AppError {
@@ -205,20 +170,18 @@ pub async fn create_category(
     _auth: Auth<AdminOnly>,
     ValidJson(body): ValidJson<CategoryCreate>,
 ) -> Result<(StatusCode, Json<Category>)> {
-    let row = sqlx::query_as::<_, Category>(&format!(
-        "INSERT INTO category (id, name, title, description, published, rank) \
-         VALUES (gen_random_uuid(), $1, $2, $3, $4, $5) RETURNING {COLUMNS}"
-    ))
-    .bind(&body.name)
-    .bind(&body.title)
-    .bind(&body.description)
-    .bind(body.published)
-    .bind(body.rank)
-    .fetch_one(&state.db)
-    .await
-    .on_constraint("ix_category_name", duplicate)
-    .on_constraint("category_name_not_blank", || blank_error("name"))
-    .on_constraint("category_title_not_blank", || blank_error("title"))?;
+    let new = NewCategory {
+        name: &body.name,
+        title: &body.title,
+        description: body.description.as_deref(),
+        published: body.published,
+        rank: body.rank,
+    };
+    let row = categories::insert(&state.db, &new)
+        .await
+        .on_constraint("ix_category_name", duplicate)
+        .on_constraint("category_name_not_blank", || blank_error("name"))
+        .on_constraint("category_title_not_blank", || blank_error("title"))?;
     Ok((StatusCode::CREATED, Json(row)))
 }
 
@@ -234,31 +197,18 @@ pub async fn update_category(
     ValidJson(body): ValidJson<CategoryUpdate>,
 ) -> Result<Json<Category>> {
     let id = parse_id(&category_id)?;
-    let row = sqlx::query_as::<_, Category>(&format!(
-        "UPDATE category SET
-            name = CASE WHEN $2 THEN $3 ELSE name END,
-            title = CASE WHEN $4 THEN $5 ELSE title END,
-            description = CASE WHEN $6 THEN $7 ELSE description END,
-            published = CASE WHEN $8 THEN $9 ELSE published END,
-            rank = CASE WHEN $10 THEN $11 ELSE rank END
-         WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(body.name.is_some())
-    .bind(body.name.flatten())
-    .bind(body.title.is_some())
-    .bind(body.title.flatten())
-    .bind(body.description.is_some())
-    .bind(body.description.flatten())
-    .bind(body.published.is_some())
-    .bind(body.published.flatten())
-    .bind(body.rank.is_some())
-    .bind(body.rank.flatten())
-    .fetch_optional(&state.db)
-    .await
-    .on_constraint("ix_category_name", duplicate)
-    .on_constraint("category_name_not_blank", || blank_error("name"))
-    .on_constraint("category_title_not_blank", || blank_error("title"))?;
+    let changes = CategoryChanges {
+        name: body.name.flatten(),
+        title: body.title.flatten(),
+        description: body.description,
+        published: body.published.flatten(),
+        rank: body.rank.flatten(),
+    };
+    let row = categories::update(&state.db, id, &changes)
+        .await
+        .on_constraint("ix_category_name", duplicate)
+        .on_constraint("category_name_not_blank", || blank_error("name"))
+        .on_constraint("category_title_not_blank", || blank_error("title"))?;
     row.map(Json).ok_or_else(not_found)
 }
 
@@ -274,12 +224,8 @@ pub async fn delete_category(
 ) -> Result<Json<MessageResponse>> {
     let id = parse_id(&category_id)?;
     let in_use = || AppError::Conflict("Category is used by records and cannot be deleted".into());
-    let deleted = sqlx::query("DELETE FROM category WHERE id = $1")
-        .bind(id)
-        .execute(&state.db)
-        .await
-        .on_constraint("record_category_id_fkey", in_use)?;
-    if deleted.rows_affected() == 0 {
+    let deleted = categories::delete(&state.db, id).await.on_constraint("record_category_id_fkey", in_use)?;
+    if !deleted {
         return Err(not_found());
     }
     Ok(Json(MessageResponse { message: "Category deleted successfully".into() }))

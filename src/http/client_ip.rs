@@ -1,5 +1,5 @@
 //! The client's IP address, for per-IP limits: the peer address, or the last untrusted hop of
-//! `X-Forwarded-For` when the peer is one of `TRUSTED_PROXIES`.
+//! `X-Forwarded-For` when the peer is one of `TRUSTED_PROXIES` (addresses or CIDR ranges).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -21,7 +21,7 @@ impl FromRequestParts<AppState> for ClientIp {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         let Some(peer) = peer else { return Ok(Self(None)) };
         let trusted = state.config.trusted_proxies();
-        if !trusted.contains(&peer) {
+        if !trusted.contains(peer) {
             return Ok(Self(Some(peer)));
         }
         // Walk back from the nearest hop: the first address that is not one of our proxies is the
@@ -34,7 +34,7 @@ impl FromRequestParts<AppState> for ClientIp {
             .flat_map(|v| v.split(','))
             .filter_map(|s| s.trim().parse().ok())
             .collect();
-        let client = forwarded.iter().rev().find(|ip| !trusted.contains(ip)).copied().unwrap_or(peer);
+        let client = forwarded.iter().rev().find(|ip| !trusted.contains(**ip)).copied().unwrap_or(peer);
         Ok(Self(Some(client)))
     }
 }

@@ -1,4 +1,11 @@
 //! Liveness (`GET /health`, as the original answers it) and readiness (`GET /health/ready`).
+//!
+//! Readiness tells a load balancer whether to send this process traffic. Only what is this
+//! process's own makes it unready: its database connection (without it no request can be
+//! served). Redis and the object storage are shared by every replica: when they fail, they fail
+//! for all of them at once, and taking every replica out of the pool would turn a partial outage
+//! (uploads and rate-limited logins fail, everything else works) into a total one. So those
+//! answer 200 with `"status":"degraded"` and the details.
 
 use std::time::Duration;
 
@@ -29,7 +36,9 @@ pub struct CheckResult {
 /// Answer of `GET /health/ready`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReadyResponse {
-    /// `ready` or `not_ready`.
+    /// `ready` (every check passed), `degraded` (the database answers but a shared dependency,
+    /// Redis or the object storage, fails: still 200) or `not_ready` (the database does not
+    /// answer: 503).
     pub status: &'static str,
     /// The database check.
     pub database: CheckResult,
@@ -51,13 +60,15 @@ pub async fn health() -> Json<HealthResponse> {
     Json(HealthResponse { status: "healthy" })
 }
 
-/// Readiness: checks the database, the object storage and (when configured) Redis; 503 when one fails.
+/// Readiness: 503 only when this process cannot serve (its database does not answer); a failing
+/// shared dependency (Redis, object storage) answers 200 with `"status":"degraded"`.
 #[utoipa::path(get, path = "/health/ready", tag = "health", responses(
-    (status = 200, body = ReadyResponse, description = "Every dependency answers"),
-    (status = 503, body = ReadyResponse, description = "A dependency is down"),
+    (status = 200, body = ReadyResponse,
+        description = "The database answers: `ready`, or `degraded` when Redis or the object storage fails"),
+    (status = 503, body = ReadyResponse, description = "The database does not answer: this process cannot serve"),
 ))]
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let db = timed(async { sqlx::query("SELECT 1").execute(&state.db).await.map(|_| ()).map_err(|e| e.to_string()) });
+    let db = timed(async { crate::db::ping(&state.db).await.map_err(|e| e.to_string()) });
     let storage = timed(async { state.storage.check().await.map_err(|e| format!("{e:#}")) });
     let redis = async {
         if state.limiter.is_shared() {
@@ -67,17 +78,23 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         }
     };
     let (database, storage, redis) = tokio::join!(db, storage, redis);
-    let ok = database.status == "ok" && storage.status == "ok" && redis.as_ref().is_none_or(|r| r.status == "ok");
-    if !ok {
+    let can_serve = database.status == "ok";
+    let shared_ok = storage.status == "ok" && redis.as_ref().is_none_or(|r| r.status == "ok");
+    if !can_serve || !shared_ok {
         tracing::warn!(
             database = ?database.error,
             storage = ?storage.error,
             redis = ?redis.as_ref().and_then(|r| r.error.as_ref()),
-            "readiness check failed"
+            "readiness check: {}",
+            if can_serve { "a shared dependency is degraded" } else { "the database does not answer" }
         );
     }
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(ReadyResponse { status: if ok { "ready" } else { "not_ready" }, database, storage, redis }))
+    let (code, status) = match (can_serve, shared_ok) {
+        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+        (true, false) => (StatusCode::OK, "degraded"),
+        (true, true) => (StatusCode::OK, "ready"),
+    };
+    (code, Json(ReadyResponse { status, database, storage, redis }))
 }
 
 async fn timed(check: impl Future<Output = Result<(), String>>) -> CheckResult {

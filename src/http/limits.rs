@@ -10,8 +10,12 @@ pub use crate::domain::status::STATUS_MAX_CHARS as RECORD_STATUS_MAX;
 pub const PHONE_MAX: usize = 20;
 /// Longest password a login or a password change takes as the current one.
 pub const LOGIN_PASSWORD_MAX: usize = 1024;
-/// Shortest new password.
-pub const PASSWORD_MIN: usize = 6;
+/// Shortest new password: sign-up by code, password changes and resets (the production service's
+/// rule, stricter than the original's 6).
+pub const PASSWORD_MIN: usize = 8;
+/// Shortest password of `POST /users/` (the production service's `UserCreate` keeps the
+/// original's 6).
+pub const USER_CREATE_PASSWORD_MIN: usize = 6;
 /// Longest new password.
 pub const PASSWORD_MAX: usize = 100;
 /// Shortest one-time code.
@@ -52,6 +56,8 @@ pub const FILE_NAME_MAX: usize = 255;
 pub const TOTAL_CHUNKS_MAX: i64 = 100_000;
 /// Largest generated sample file, in KiB (`file_size_kb`).
 pub const SAMPLE_FILE_KB_MAX: i64 = 1000;
+/// Longest life of a `record-url`, in minutes.
+pub const RECORD_URL_MINUTES_MAX: i64 = 120;
 /// Latitudes are within ±this many degrees.
 pub const LATITUDE_MAX: f64 = 90.0;
 /// Longitudes are within ±this many degrees.

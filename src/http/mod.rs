@@ -8,6 +8,7 @@ pub mod docs;
 pub mod extract;
 pub mod health;
 pub mod limits;
+pub mod metrics;
 pub mod records;
 pub mod root;
 

@@ -6,6 +6,7 @@
 //! Every extension in this module (stored or allowed) is written with its leading dot, e.g. `.mp3`.
 
 mod digest;
+mod document;
 mod duration;
 mod isobmff;
 mod matroska;
@@ -26,11 +27,21 @@ pub mod fuzzing {
     pub fn matroska_seconds(bytes: &[u8]) -> Option<f64> {
         super::matroska::duration(Cursor::new(bytes))
     }
+
+    /// What [`super::sniff_file`] decides for a file whose first bytes are `prefix` and whose
+    /// further bytes (the zip tail or compound-file directory it reads) are `extra`.
+    pub fn document(prefix: &[u8], extra: &[u8]) -> Option<Option<super::Sniffed>> {
+        super::document::detect(prefix, extra)
+    }
 }
 
 pub use digest::ContentDigest;
 pub use probe::{DurationProbe, Measured, ProbeLimits};
 pub use sniff::sniff;
+
+use std::{io, path::Path};
+
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::domain::MediaType;
 
@@ -48,8 +59,8 @@ pub struct Sniffed {
 /// Why a file is refused for a declared media type; its `Display` is meant for a 415 detail.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MediaCheckError {
-    /// The bytes are not any format we accept (this includes executables, archives, PDFs, ...).
-    #[error("the file's content is not a supported audio, video or image format, nor UTF-8 text")]
+    /// The bytes are not any format we accept (this includes executables, archives, ...).
+    #[error("the file's content is not a supported audio, video, image or document format, nor UTF-8 text")]
     Unrecognised,
     /// The bytes are a supported format, but not one allowed for the declared media type.
     #[error(
@@ -91,7 +102,27 @@ pub fn allowed_extensions(media: MediaType) -> &'static [&'static str] {
         }
         MediaType::Video => &[".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"],
         MediaType::Image => &[".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".avif"],
+        MediaType::Document => &[
+            ".pdf", ".txt", ".text", ".md", ".csv", ".tsv", ".json", ".rtf", ".doc", ".docx", ".xls", ".xlsx", ".ppt",
+            ".pptx", ".odt", ".ods", ".odp", ".odg",
+        ],
     }
+}
+
+/// Sniffs a file on disk of `size` bytes whose first bytes are `prefix`: [`sniff`], plus the
+/// one bounded read some office formats need beyond the prefix (a zip's central directory at
+/// its end, a compound file's directory sector).
+pub async fn sniff_file(path: &Path, prefix: &[u8], size: u64) -> io::Result<Option<Sniffed>> {
+    if let Some(range) = document::extra_range(prefix, size) {
+        let mut file = tokio::fs::File::open(path).await?;
+        file.seek(io::SeekFrom::Start(range.start)).await?;
+        let mut extra = Vec::with_capacity((range.end - range.start) as usize);
+        file.take(range.end - range.start).read_to_end(&mut extra).await?;
+        if let Some(decided) = document::detect(prefix, &extra) {
+            return Ok(decided);
+        }
+    }
+    Ok(sniff(prefix))
 }
 
 /// Checks a sniffed file against the declared media type and returns the extension (with its
@@ -99,9 +130,10 @@ pub fn allowed_extensions(media: MediaType) -> &'static [&'static str] {
 ///
 /// Rules, in order:
 /// 1. The content must be recognised ([`MediaCheckError::Unrecognised`]).
-/// 2. Its kind must be the declared one; as an exception, audio may come in the MP4, WebM or
+/// 2. Its kind must be the declared one; as exceptions, audio may come in the MP4, WebM or
 ///    Matroska containers (phones and browsers record voice into them, and the first bytes cannot
-///    tell whether a picture track is present) ([`MediaCheckError::Mismatch`]).
+///    tell whether a picture track is present), and a document may be plain text
+///    ([`MediaCheckError::Mismatch`]).
 /// 3. If the client's file name has an extension, it must be one of
 ///    [`allowed_extensions`]`(declared)`, even when the content is fine: `photo.exe` with JPEG
 ///    bytes is refused ([`MediaCheckError::ExtensionNotAllowed`]). It need not match the sniffed
@@ -115,7 +147,8 @@ pub fn check(
 ) -> Result<&'static str, MediaCheckError> {
     let actual = sniffed.ok_or(MediaCheckError::Unrecognised)?;
     let audio_in_container = declared == MediaType::Audio && sniff::is_audio_capable_container(actual);
-    if actual.kind != declared && !audio_in_container {
+    let text_document = declared == MediaType::Document && actual.kind == MediaType::Text;
+    if actual.kind != declared && !audio_in_container && !text_document {
         return Err(MediaCheckError::Mismatch { declared, actual: *actual });
     }
     if let Some(extension) = client_file_name.and_then(client_extension) {
@@ -215,6 +248,11 @@ mod tests {
             ("pic.gif", MediaType::Image, ".gif"),
             ("pic.webp", MediaType::Image, ".webp"),
             ("telugu.txt", MediaType::Text, ".txt"),
+            ("telugu.txt", MediaType::Document, ".txt"),
+            ("doc.pdf", MediaType::Document, ".pdf"),
+            ("doc.docx", MediaType::Document, ".docx"),
+            ("doc.odt", MediaType::Document, ".odt"),
+            ("doc.doc", MediaType::Document, ".doc"),
         ] {
             let s = sniff_fixture(name);
             assert_eq!(check(declared, s.as_ref(), Some(name)), Ok(ext), "{name} as {declared}");
@@ -230,6 +268,10 @@ mod tests {
             ("telugu.txt", MediaType::Image),
             ("pic.jpg", MediaType::Text),
             ("clip.avi", MediaType::Audio),
+            ("doc.pdf", MediaType::Text),
+            ("doc.docx", MediaType::Image),
+            ("pic.png", MediaType::Document),
+            ("cbr.mp3", MediaType::Document),
         ] {
             let s = sniff_fixture(name);
             assert!(
@@ -239,12 +281,37 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn sniff_file_reads_what_late_office_files_need() {
+        for (name, expected) in
+            [("late.xlsx", Some(".xlsx")), ("late.ppt", Some(".ppt")), ("doc.docx", Some(".docx")), ("plain.zip", None)]
+        {
+            let path = fixture(name);
+            let bytes = std::fs::read(&path).unwrap();
+            let prefix = &bytes[..bytes.len().min(8192)];
+            let sniffed = sniff_file(&path, prefix, bytes.len() as u64).await.unwrap();
+            assert_eq!(sniffed.map(|s| s.extension), expected, "{name}");
+            assert!(sniffed.is_none_or(|s| s.kind == MediaType::Document), "{name}");
+        }
+        // The first 8 KiB alone cannot tell the late ones.
+        for name in ["late.xlsx", "late.ppt"] {
+            assert_eq!(sniff(&std::fs::read(fixture(name)).unwrap()[..8192]), None, "{name}");
+        }
+        let err = check(MediaType::Document, None, Some("x.pdf")).unwrap_err();
+        assert!(err.to_string().contains("document"), "{err}");
+        let pdf = sniff_fixture("doc.pdf");
+        assert!(matches!(
+            check(MediaType::Document, pdf.as_ref(), Some("x.exe")),
+            Err(MediaCheckError::ExtensionNotAllowed { .. })
+        ));
+    }
+
     #[test]
     fn allowed_extensions_have_dots_and_include_stored_ones() {
         for media in MediaType::ALL {
             assert!(allowed_extensions(media).iter().all(|e| e.starts_with('.') && e.len() > 1));
         }
-        for name in ["cbr.mp3", "clip.mov", "pic.webp", "telugu.txt"] {
+        for name in ["cbr.mp3", "clip.mov", "pic.webp", "telugu.txt", "doc.pdf", "doc.docx", "doc.odt", "doc.doc"] {
             let s = sniff_fixture(name).unwrap();
             assert!(allowed_extensions(s.kind).contains(&s.extension), "{name}");
         }

@@ -1,7 +1,8 @@
 //! Content sniffing: `infer` for binary formats, a frame-sync check for MP3 without an ID3 tag,
-//! and our own UTF-8 check for plain text (which `infer` does not report).
+//! our own UTF-8 check for plain text (which `infer` does not report), and [`super::document`]
+//! for office documents.
 
-use super::Sniffed;
+use super::{Sniffed, document};
 use crate::domain::MediaType;
 
 const fn s(mime: &'static str, extension: &'static str, kind: MediaType) -> Sniffed {
@@ -31,10 +32,15 @@ const TEXT: Sniffed = s("text/plain; charset=utf-8", ".txt", MediaType::Text);
 
 /// Sniffs what a file is from its first bytes (callers pass up to the first 8 KiB, or the whole
 /// file if smaller). `None` for empty input and for anything we do not accept (executables,
-/// archives, documents, unsupported media, non-UTF-8 text, ...).
+/// archives, unsupported media, non-UTF-8 text, ...). Some office documents can only be told
+/// apart with bytes from further into the file: [`super::sniff_file`] reads those.
 pub fn sniff(prefix: &[u8]) -> Option<Sniffed> {
     if prefix.is_empty() {
         return None;
+    }
+    // Zips and compound files are office documents or refused, never tried as anything else.
+    if let Some(decided) = document::detect(prefix, &[]) {
+        return decided;
     }
     if let Some(t) = infer::get(prefix) {
         let known = match t.mime_type() {
@@ -56,6 +62,7 @@ pub fn sniff(prefix: &[u8]) -> Option<Sniffed> {
             "image/webp" => Some(WEBP),
             "image/heif" => Some(HEIC),
             "image/avif" => Some(AVIF),
+            "application/pdf" => Some(document::PDF),
             _ => None,
         };
         // infer's text matchers (HTML, XML, shell scripts) are still plain text to us; any other
@@ -151,6 +158,10 @@ mod tests {
             ("pic.gif", MediaType::Image, ".gif"),
             ("pic.webp", MediaType::Image, ".webp"),
             ("telugu.txt", MediaType::Text, ".txt"),
+            ("doc.pdf", MediaType::Document, ".pdf"),
+            ("doc.docx", MediaType::Document, ".docx"),
+            ("doc.odt", MediaType::Document, ".odt"),
+            ("doc.doc", MediaType::Document, ".doc"),
         ] {
             let s = sniff_file(name).unwrap_or_else(|| panic!("{name} not recognised"));
             assert_eq!((s.kind, s.extension), (kind, ext), "{name}");
@@ -165,8 +176,11 @@ mod tests {
         assert_eq!(sniff(&[0xFF; 3]), None);
         let garbage: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
         assert_eq!(sniff(&garbage), None);
-        // A zip archive (infer knows it, we do not accept it).
+        // A zip archive (infer knows it, we do not accept it), and compound files that are no
+        // office document.
         assert_eq!(sniff(b"PK\x03\x04\x14\x00\x00\x00\x08\x00rest-of-it"), None);
+        assert_eq!(sniff_file("plain.zip"), None);
+        assert_eq!(sniff_file("other.cfb"), None);
     }
 
     #[test]

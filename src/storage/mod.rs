@@ -4,11 +4,12 @@
 pub mod audit;
 pub mod clean;
 pub mod objects;
+pub mod spool;
 
-use std::sync::Arc;
+use std::{path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use object_store::{ObjectStore, aws::AmazonS3Builder, local::LocalFileSystem};
+use object_store::{ObjectStore, aws::AmazonS3Builder, local::LocalFileSystem, signer::Signer};
 use secrecy::ExposeSecret;
 
 use crate::config::{Config, StorageBackend};
@@ -24,6 +25,8 @@ pub struct Storage {
     pub location: String,
     /// The directory of the local backend (symlinks resolved); `None` for S3.
     pub local_root: Option<std::path::PathBuf>,
+    /// Signs URLs that reach an object directly (S3 only; a local directory has no URL).
+    signer: Option<Arc<dyn Signer>>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -47,6 +50,7 @@ impl Storage {
                     local_root: Some(config.storage.storage_dir.canonicalize().with_context(|| {
                         format!("resolving storage directory {}", config.storage.storage_dir.display())
                     })?),
+                    signer: None,
                 })
             }
             StorageBackend::S3 => {
@@ -64,11 +68,13 @@ impl Storage {
                     .with_region(&config.storage.hz_obj_region)
                     .with_virtual_hosted_style_request(false)
                     .build()?;
+                let store = Arc::new(store);
                 Ok(Self {
-                    store: Arc::new(store),
+                    store: store.clone(),
                     backend: StorageBackend::S3,
                     location: format!("s3:{endpoint}/{}", config.storage.hz_obj_bucket_name),
                     local_root: None,
+                    signer: Some(store),
                 })
             }
         }
@@ -82,6 +88,25 @@ impl Storage {
         self.put_bytes(&key, bytes::Bytes::from_static(b"ok"), Some("text/plain")).await.context("write probe")?;
         self.delete(&key).await.context("deleting the write probe")
     }
+}
+
+impl Storage {
+    /// A URL that lets whoever holds it `GET` the object at `key` straight from the bucket until
+    /// `ttl` has passed (an S3 presigned URL, signed locally: no request is made). `None` when the
+    /// backend has no URLs (local directory).
+    pub async fn presigned_get(&self, key: &str, ttl: Duration) -> anyhow::Result<Option<String>> {
+        let Some(signer) = &self.signer else { return Ok(None) };
+        let url = signer
+            .signed_url(reqwest::Method::GET, &object_store::path::Path::from(key), ttl)
+            .await
+            .with_context(|| format!("signing a download URL for {key}"))?;
+        Ok(Some(url.into()))
+    }
+}
+
+/// Bytes an unprivileged process can still write on the file system holding `dir`.
+pub fn free_space(dir: &Path) -> std::io::Result<u64> {
+    fs4::available_space(dir)
 }
 
 /// The S3 endpoint with a scheme: as configured when it has one, else from `HZ_OBJ_USE_SSL`.

@@ -39,7 +39,7 @@ pub fn chunk_prefix(upload_uuid: Uuid) -> String {
 }
 
 /// Top-level key prefixes of record objects (one per media type); see [`record_key`].
-pub const RECORD_PREFIXES: [&str; 4] = ["text", "audio", "video", "image"];
+pub const RECORD_PREFIXES: [&str; 5] = ["text", "audio", "video", "image", "document"];
 
 /// Top-level key prefix of the chunks of resumable uploads; see [`chunk_key`].
 pub const UPLOADS_PREFIX: &str = "uploads";

@@ -378,7 +378,10 @@ async fn contributions_are_summed_in_sql_for_the_user_and_for_staff() {
         let (status, got) = send(app.get(&path).header("authorization", caller.bearer())).await;
         assert_eq!(status, 200, "{got}");
         assert_eq!(got["total_contributions"], 4);
-        assert_eq!(got["contributions_by_media_type"], json!({"text": 1, "audio": 2, "image": 0, "video": 1}));
+        assert_eq!(
+            got["contributions_by_media_type"],
+            json!({"text": 1, "audio": 2, "image": 0, "video": 1, "document": 0})
+        );
         assert_eq!(got["audio_duration"], 30);
         assert_eq!(got["video_duration"], 12);
         assert_eq!(got["image_contributions"], Value::Null);
@@ -393,7 +396,7 @@ async fn contributions_are_summed_in_sql_for_the_user_and_for_staff() {
     assert_eq!((got["total_contributions"].clone(), got["contributions"].clone()), (json!(0), Value::Null));
     let (status, got) = send(app.get(&format!("{path}/sound")).header("authorization", user.bearer())).await;
     assert_eq!(status, 422);
-    assert_eq!(got["errors"][0]["ctx"]["expected"], "'text', 'audio', 'video' or 'image'");
+    assert_eq!(got["errors"][0]["ctx"]["expected"], "'text', 'audio', 'video', 'image' or 'document'");
     let (status, got) = send(app.get(&path).header("authorization", stranger.bearer())).await;
     assert_eq!(status, 403);
     assert_eq!(got["detail"], "Access denied. Required permission: users:GET. Your roles: ['user']");

@@ -33,6 +33,7 @@ fn serve_help_lists_every_group_of_settings_and_no_secret_value() {
         .env("HZ_OBJ_SECRET_KEY", "s3-secret-value-z3")
         .env("OTP_API_KEY", "otp-api-key-value-w4")
         .env("REDIS_URL", "redis://:redis-password-v5@127.0.0.1:6379")
+        .env("METRICS_TOKEN", "metrics-token-value-u6")
         .args(["serve", "--help"])
         .output()
         .unwrap()
@@ -58,12 +59,21 @@ fn serve_help_lists_every_group_of_settings_and_no_secret_value() {
         "Redis and rate limits:",
         "One-time codes (SMS):",
         "Logging:",
+        "Metrics:",
+        "--metrics-token",
+        "--file-download",
+        "--trusted-proxies",
     ] {
         assert!(out.stdout.contains(word), "`corpus serve --help` lists {word}:\n{}", out.stdout);
     }
-    for secret in
-        ["db-url-password-x1", "app-secret-value-y2", "s3-secret-value-z3", "otp-api-key-value-w4", "redis-password-v5"]
-    {
+    for secret in [
+        "db-url-password-x1",
+        "app-secret-value-y2",
+        "s3-secret-value-z3",
+        "otp-api-key-value-w4",
+        "redis-password-v5",
+        "metrics-token-value-u6",
+    ] {
         assert!(!out.all().contains(secret), "`corpus serve --help` shows the value of a secret ({secret})");
     }
 }

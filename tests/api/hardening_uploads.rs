@@ -543,7 +543,7 @@ async fn the_sweep_of_another_replica_leaves_spool_files_in_use_alone() {
     // Even old-looking, a spool file whose upload is alive (its lock held) stays.
     make_old(&in_use);
     let replica = AppState::new(app.config.clone(), app.pool().clone()).unwrap();
-    let report = maintenance::sweep(&replica).await.unwrap();
+    let report = maintenance::sweep(&replica).await.unwrap().expect("no other sweep is running");
     assert_eq!(report.spool_files, 0);
     assert!(in_use.exists());
     // The client goes away: the spool file goes with its request.

@@ -32,10 +32,36 @@ async fn the_sweep_deletes_only_long_expired_otp_rows_and_no_user_content() {
         .unwrap();
     }
     let state = AppState::new(app.config.clone(), app.pool().clone()).unwrap();
-    let report = maintenance::sweep(&state).await.unwrap();
+    let report = maintenance::sweep(&state).await.unwrap().expect("no other sweep is running");
     assert_eq!(report.otps, 1);
     let left: Vec<String> = sqlx::query_scalar("SELECT phone_number FROM otp").fetch_all(app.pool()).await.unwrap();
     assert_eq!(left, vec!["+919000000002"]);
     let records: i64 = sqlx::query_scalar("SELECT count(*) FROM record").fetch_one(app.pool()).await.unwrap();
     assert_eq!(records, 1, "user content is never deleted by maintenance");
+}
+
+/// With several replicas on one database, one sweep runs at a time: while another process holds
+/// the sweep's lease, a sweep skips its turn (and deletes nothing); once it is released, the next
+/// sweep runs.
+#[tokio::test]
+async fn only_one_process_sweeps_at_a_time() {
+    let app = TestApp::spawn().await;
+    sqlx::query(
+        "INSERT INTO otp (phone_number, otp_hash, expires_at) VALUES ('+919000000001', 'h', now() - interval '2 days')",
+    )
+    .execute(app.pool())
+    .await
+    .unwrap();
+    let state = AppState::new(app.config.clone(), app.pool().clone()).unwrap();
+    // Another replica's sweep, holding the lease on its own connection.
+    let mut other = app.pool().acquire().await.unwrap();
+    assert!(corpus_te::db::maintenance::try_lead_sweep(&mut *other).await.unwrap());
+    assert_eq!(maintenance::sweep(&state).await.unwrap(), None, "a second sweep must not run meanwhile");
+    let otps: i64 = sqlx::query_scalar("SELECT count(*) FROM otp").fetch_one(app.pool()).await.unwrap();
+    assert_eq!(otps, 1, "the skipped sweep deleted nothing");
+    corpus_te::db::maintenance::end_sweep(&mut *other).await.unwrap();
+    let report = maintenance::sweep(&state).await.unwrap().expect("the lease is free again");
+    assert_eq!(report.otps, 1);
+    // Its own lease is released at the end: the next sweep runs too.
+    assert!(maintenance::sweep(&state).await.unwrap().is_some());
 }

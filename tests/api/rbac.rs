@@ -3,7 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use corpus_te::auth::policy::{Caller, RULES, Rule};
+use corpus_te::auth::{
+    links::LinkKey,
+    policy::{Caller, RULES, Rule},
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -82,13 +85,18 @@ fn accounts_sample(rule: &Rule, target: &TestUser, user_id: Uuid) -> Sample {
             Some(json!({"current_password": PASSWORD, "new_password": "matrix-new-1"}))
         }
         ("POST", "/api/v1/auth/reset-password") => Some(json!({"phone": phone, "new_password": "matrix-new-1"})),
-        ("POST", "/api/v1/auth/signup/send-otp") => Some(json!({"phone_number": fresh_phone()})),
+        ("POST", "/api/v1/auth/signup/send-otp" | "/api/v1/auth/signup/resend-otp") => {
+            Some(json!({"phone_number": fresh_phone()}))
+        }
         ("POST", "/api/v1/auth/signup/verify-otp") => {
             Some(json!({"phone_number": fresh_phone(), "otp_code": "000000", "name": "N", "has_given_consent": true}))
         }
         ("POST", "/api/v1/auth/forgot-password/verify") => {
             Some(json!({"phone_number": phone, "otp_code": "000000", "new_password": "matrix-new-1"}))
         }
+        ("POST", "/api/v1/auth/forgot-password/confirm") => Some(json!({
+            "phone_number": phone, "otp_code": "000000", "new_password": "matrix-new-1", "confirm_password": "matrix-new-1"
+        })),
         ("POST", p) if p.ends_with("verify-otp") => Some(json!({"phone_number": phone, "otp_code": "000000"})),
         ("POST", p) if p.starts_with("/api/v1/auth/") && p != "/api/v1/auth/refresh" => {
             Some(json!({"phone_number": phone}))
@@ -102,6 +110,9 @@ fn accounts_sample(rule: &Rule, target: &TestUser, user_id: Uuid) -> Sample {
         ("PATCH", "/api/v1/users/{user_id}") => Some(json!({"last_login_at": "2026-01-02T03:04:05Z"})),
         ("PATCH", "/api/v1/users/{user_id}/last-login") => Some(json!({"last_login": "2026-01-02T03:04:05.123456"})),
         ("POST", "/api/v1/users/{user_id}/roles") => Some(json!([2, 2])),
+        ("PUT", "/api/v1/users/{user_id}/change-password") => Some(json!({
+            "current_password": PASSWORD, "new_password": "matrix-new-1", "confirm_password": "matrix-new-1"
+        })),
         _ => None,
     };
     (path, body, None)
@@ -138,7 +149,14 @@ async fn resource_sample(app: &TestApp, rule: &Rule, owner: &TestUser, published
     let mut path = rule.path.replace("{*rest}", "swagger-ui.css").replace("{category_id}", &published.to_string());
     if rule.path.contains("{record_id}") {
         let record = post_multipart(app, owner, "/api/v1/records/upload", text_upload(published)).await;
-        path = path.replace("{record_id}", record["uid"].as_str().unwrap());
+        let uid = record["uid"].as_str().unwrap();
+        path = path.replace("{record_id}", uid);
+        if rule.path.ends_with("/signed-file") {
+            // A link as `record-url` makes it: whoever holds it may read the file.
+            let expires = chrono::Utc::now().timestamp() + 600;
+            let signature = LinkKey::new(&app.config.secret()).sign(uid.parse().unwrap(), expires);
+            path = format!("{path}?expires={expires}&signature={signature}");
+        }
     }
     if rule.path.contains("{upload_uuid}") {
         let upload_uuid = Uuid::new_v4();
@@ -160,7 +178,7 @@ async fn resource_sample(app: &TestApp, rule: &Rule, owner: &TestUser, published
         ("POST", "/api/v1/records/") => Some(json!({"title": "t", "media_type": "text", "category_id": published})),
         // Status only: reviewers may set it on anyone's record, owners' content edits are
         // covered by the records tests.
-        ("PUT", "/api/v1/records/{record_id}") => Some(json!({"status": "pending"})),
+        ("PUT" | "PATCH", "/api/v1/records/{record_id}") => Some(json!({"status": "pending"})),
         ("POST", "/api/v1/records/{record_id}/review") => Some(json!({"decision": "approve"})),
         ("POST", "/api/v1/categories/") => {
             Some(json!({"name": format!("matrix-{}", Uuid::new_v4().simple()), "title": "Matrix"}))

@@ -392,10 +392,9 @@ async fn record_upload_single_chunk_multipart_finalise_and_cleanup() {
         .await
         .unwrap();
     let state = AppState::new(app.config.clone(), app.pool().clone()).unwrap();
-    let removed =
-        corpus_te::http::records::upload::cleanup_abandoned_uploads(&state, std::time::Duration::from_secs(3600))
-            .await
-            .unwrap();
+    let removed = corpus_te::jobs::maintenance::cleanup_abandoned_uploads(&state, std::time::Duration::from_secs(3600))
+        .await
+        .unwrap();
     assert!(removed >= 1);
     let left: Vec<Uuid> = sqlx::query_scalar("SELECT upload_uuid FROM upload_session WHERE record_uid IS NULL")
         .fetch_all(app.pool())
@@ -462,7 +461,7 @@ pub async fn spawn_s3() -> S3Server {
     S3Server { addr, root, task }
 }
 
-async fn spawn_on_s3(s3: &S3Server, secret: &str) -> TestApp {
+pub async fn spawn_on_s3(s3: &S3Server, secret: &str) -> TestApp {
     let endpoint = format!("http://{}", s3.addr);
     let secret = secret.to_owned();
     TestApp::spawn_with(move |c| {

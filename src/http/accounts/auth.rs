@@ -8,7 +8,7 @@ use axum::{Json, extract::State};
 use super::{
     dto::{LoginRequest, MessageResponse, PasswordChangeRequest, PasswordResetRequest, TokenWithUser, UserWithRoles},
     otp::limiter_down,
-    shared::user_with_roles,
+    shared::{change_own_password, user_with_roles},
 };
 use crate::{
     auth::{
@@ -137,18 +137,7 @@ pub async fn change_password(
     caller: CurrentUser,
     ValidJson(body): ValidJson<PasswordChangeRequest>,
 ) -> Result<Json<MessageResponse>> {
-    let credentials = accounts::credentials_by_id(&state.db, caller.id)
-        .await?
-        .ok_or_else(|| AppError::Unauthorized("Could not validate credentials".into()))?;
-    let Some(stored) = credentials.hashed_password else {
-        return Err(AppError::BadRequest("User does not have a password set".into()));
-    };
-    if password::verify(body.current_password, stored).await? == Verified::No {
-        return Err(AppError::BadRequest("Incorrect current password".into()));
-    }
-    let hash = password::hash(body.new_password).await?;
-    accounts::set_password(&state.db, caller.id, &hash).await?;
-    tracing::info!(user_id = %caller.id, "password changed");
+    change_own_password(&state, caller.id, body.current_password, body.new_password).await?;
     Ok(Json(MessageResponse::new("Password changed successfully")))
 }
 

@@ -9,10 +9,13 @@ use uuid::Uuid;
 
 pub use crate::http::common::MessageResponse;
 use crate::{
-    db::accounts::{ContributionItem, RoleRecord, UserRecord},
-    domain::{Phone, PhoneError, RoleName},
+    db::{
+        accounts::{RoleRecord, UserRecord},
+        contributions::ContributionRow,
+    },
+    domain::{MediaType, Phone, PhoneError, RoleName, time},
     error::{AppError, Result},
-    http::{Validate, Validator, common::present, limits::*},
+    http::{Validate, Validator, common::present, limits::*, records::Location},
 };
 
 /// A user with their roles (the original's `UserWithRoles`).
@@ -54,12 +57,13 @@ pub struct OtpTokenResponse {
     pub user: UserWithRoles,
 }
 
-/// Answer of the OTP send calls (the original's `OTPResponse`).
+/// Answer of the OTP send calls (the original's `OTPResponse`) and of the production service's
+/// `/auth/forgot-password/init` and `/confirm` (its `PasswordResetResponse`, the same shape).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OtpResponse {
     /// Always `success`.
     pub status: &'static str,
-    /// `OTP sent successfully` or `OTP resent successfully`.
+    /// `OTP sent successfully`, `OTP resent successfully` or `Password reset successfully`.
     pub message: &'static str,
     /// The SMS provider's reference for the message.
     pub reference_id: Option<String>,
@@ -90,7 +94,7 @@ pub struct PasswordChangeRequest {
     #[schema(min_length = 1, max_length = 1024, format = Password)]
     pub current_password: String,
     /// New password.
-    #[schema(min_length = 6, max_length = 100, format = Password)]
+    #[schema(min_length = 8, max_length = 100, format = Password)]
     pub new_password: String,
 }
 
@@ -108,7 +112,7 @@ pub struct PasswordResetRequest {
     #[schema(min_length = 1, max_length = 20, example = "+919000000001")]
     pub phone: String,
     /// New password.
-    #[schema(min_length = 6, max_length = 100, format = Password)]
+    #[schema(min_length = 8, max_length = 100, format = Password)]
     pub new_password: String,
 }
 
@@ -235,10 +239,10 @@ pub struct SignupVerifyRequest {
     #[serde(default)]
     #[schema(max_length = 100, format = Email)]
     pub email: Option<String>,
-    /// Password (optional: an OTP account can always log in by code), 6 to 100 characters; an
+    /// Password (optional: an OTP account can always log in by code), 8 to 100 characters; an
     /// empty string means none.
     #[serde(default)]
-    #[schema(max_length = 100, pattern = r"^$|^[\s\S]{6,}", format = Password)]
+    #[schema(max_length = 100, pattern = r"^$|^[\s\S]{8,}", format = Password)]
     pub password: Option<String>,
     /// Must be true.
     pub has_given_consent: bool,
@@ -276,7 +280,7 @@ pub struct ForgotPasswordVerifyRequest {
     #[schema(min_length = 4, max_length = 8, example = "123456")]
     pub otp_code: String,
     /// New password.
-    #[schema(min_length = 6, max_length = 100, format = Password)]
+    #[schema(min_length = 8, max_length = 100, format = Password)]
     pub new_password: String,
 }
 
@@ -285,6 +289,68 @@ impl Validate for ForgotPasswordVerifyRequest {
         self.phone_number.check(v, "phone_number");
         v.str_len("otp_code", &self.otp_code, OTP_CODE_MIN, OTP_CODE_MAX);
         v.str_len("new_password", &self.new_password, PASSWORD_MIN, PASSWORD_MAX);
+    }
+}
+
+/// Reports `confirm_password` when it differs from `new_password`.
+fn check_confirmation(v: &mut Validator, new_password: &str, confirm_password: &str) {
+    if new_password != confirm_password {
+        v.error(
+            "value_error",
+            "confirm_password",
+            "Value error, New password and confirm password do not match",
+            None,
+            None,
+        );
+    }
+}
+
+/// The production service's reset by code: a new password typed twice.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordResetConfirmRequest {
+    /// Phone number the code went to.
+    pub phone_number: PhoneInput,
+    /// The code.
+    #[schema(min_length = 4, max_length = 8, example = "123456")]
+    pub otp_code: String,
+    /// New password.
+    #[schema(min_length = 8, max_length = 100, format = Password)]
+    pub new_password: String,
+    /// The new password again.
+    #[schema(min_length = 8, max_length = 100, format = Password)]
+    pub confirm_password: String,
+}
+
+impl Validate for PasswordResetConfirmRequest {
+    fn validate(&self, v: &mut Validator) {
+        self.phone_number.check(v, "phone_number");
+        v.str_len("otp_code", &self.otp_code, OTP_CODE_MIN, OTP_CODE_MAX);
+        v.str_len("new_password", &self.new_password, PASSWORD_MIN, PASSWORD_MAX);
+        v.str_len("confirm_password", &self.confirm_password, PASSWORD_MIN, PASSWORD_MAX);
+        check_confirmation(v, &self.new_password, &self.confirm_password);
+    }
+}
+
+/// Body of `PUT /users/{id}/change-password`: the current password and the new one twice.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UserPasswordChangeRequest {
+    /// Current password.
+    #[schema(min_length = 1, max_length = 1024, format = Password)]
+    pub current_password: String,
+    /// New password.
+    #[schema(min_length = 8, max_length = 100, format = Password)]
+    pub new_password: String,
+    /// The new password again.
+    #[schema(min_length = 8, max_length = 100, format = Password)]
+    pub confirm_password: String,
+}
+
+impl Validate for UserPasswordChangeRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.str_len("current_password", &self.current_password, 1, LOGIN_PASSWORD_MAX);
+        v.str_len("new_password", &self.new_password, PASSWORD_MIN, PASSWORD_MAX);
+        v.str_len("confirm_password", &self.confirm_password, PASSWORD_MIN, PASSWORD_MAX);
+        check_confirmation(v, &self.new_password, &self.confirm_password);
     }
 }
 
@@ -382,7 +448,7 @@ impl Validate for UserCreateRequest {
             self.phone.check(v, "phone");
         }
         check_profile(v, &self.name, self.email.as_deref(), self.gender.as_deref(), self.place.as_deref());
-        v.str_len("password", &self.password, PASSWORD_MIN, PASSWORD_MAX);
+        v.str_len("password", &self.password, USER_CREATE_PASSWORD_MIN, PASSWORD_MAX);
     }
 }
 
@@ -541,6 +607,66 @@ impl Validate for RoleUpdateRequest {
     }
 }
 
+/// One record in a contribution summary (the production service's `ContributionResponse`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ContributionItem {
+    /// Record id.
+    pub id: Uuid,
+    /// File size in bytes, 0 when unknown.
+    pub size: i64,
+    /// Category id.
+    pub category_id: Uuid,
+    /// Whether the record was reviewed.
+    pub reviewed: bool,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Whole seconds of audio or video; null when unknown or not a timed medium.
+    pub duration: Option<i64>,
+    /// When the record was created.
+    #[serde(serialize_with = "time::serialize")]
+    pub timestamp: DateTime<Utc>,
+    /// Where it was recorded.
+    pub location: Option<Location>,
+    /// Release rights as sent with the record.
+    pub release_rights: Option<String>,
+    /// Language as sent with the record; an empty string (never null) when none was sent.
+    pub language: String,
+    /// SHA-256 of the stored bytes (hex).
+    pub file_hash: Option<String>,
+    /// Signal-to-noise measure of audio; null (not measured by this service).
+    pub snr_frequency: Option<f64>,
+    /// Media type (used for grouping; not part of the production item).
+    #[serde(skip)]
+    pub media_type: MediaType,
+}
+
+impl From<ContributionRow> for ContributionItem {
+    fn from(row: ContributionRow) -> Self {
+        let location = match (row.latitude, row.longitude) {
+            (Some(latitude), Some(longitude)) => Some(Location { latitude, longitude }),
+            _ => None,
+        };
+        Self {
+            id: row.id,
+            size: row.size,
+            category_id: row.category_id,
+            reviewed: row.reviewed,
+            title: row.title,
+            description: row.description,
+            duration: row.duration,
+            timestamp: row.created_at,
+            location,
+            release_rights: row.release_rights,
+            language: row.language.unwrap_or_default(),
+            file_hash: row.content_sha256,
+            snr_frequency: None,
+            media_type: row.media_type,
+        }
+    }
+}
+
 /// Records per media type.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContributionsByMediaType {
@@ -552,9 +678,12 @@ pub struct ContributionsByMediaType {
     pub image: i64,
     /// Video records.
     pub video: i64,
+    /// Document records.
+    pub document: i64,
 }
 
-/// A user's contributions (the original's `ContributionRead`); empty lists are `null`, as there.
+/// A user's contributions (the production service's `ContributionRead`); empty lists are
+/// `null`, as there.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContributionRead {
     /// The user.
@@ -571,6 +700,8 @@ pub struct ContributionRead {
     pub text_contributions: Option<Vec<ContributionItem>>,
     /// Image records, or null when none.
     pub image_contributions: Option<Vec<ContributionItem>>,
+    /// Document records, or null when none.
+    pub document_contributions: Option<Vec<ContributionItem>>,
     /// Seconds of audio (unknown durations count as 0).
     pub audio_duration: i64,
     /// Seconds of video (unknown durations count as 0).

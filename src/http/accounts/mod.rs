@@ -28,11 +28,15 @@ pub fn router() -> Router<AppState> {
         .route("/auth/resend-otp", post(otp::resend_otp))
         .route("/auth/verify-otp", post(otp::verify_otp))
         .route("/auth/login/send-otp", post(otp::login_send_otp))
+        .route("/auth/login/resend-otp", post(otp::login_resend_otp))
         .route("/auth/login/verify-otp", post(otp::login_verify_otp))
         .route("/auth/signup/send-otp", post(otp::signup_send_otp))
+        .route("/auth/signup/resend-otp", post(otp::signup_resend_otp))
         .route("/auth/signup/verify-otp", post(otp::signup_verify_otp))
         .route("/auth/forgot-password", post(otp::forgot_password))
         .route("/auth/forgot-password/verify", post(otp::forgot_password_verify))
+        .route("/auth/forgot-password/init", post(otp::forgot_password_init))
+        .route("/auth/forgot-password/confirm", post(otp::forgot_password_confirm))
         .route("/roles", get(roles::list_roles).post(roles::create_role))
         .route("/roles/{role_id}", get(roles::get_role).put(roles::update_role).delete(roles::delete_role))
         .route("/users", get(users::list_users).post(users::create_user))
@@ -42,6 +46,7 @@ pub fn router() -> Router<AppState> {
             get(users::get_user).put(users::put_user).patch(users::patch_user).delete(users::delete_user),
         )
         .route("/users/{user_id}/last-login", axum::routing::patch(users::update_last_login))
+        .route("/users/{user_id}/change-password", put(users::change_password))
         .route("/users/{user_id}/with-roles", get(users::get_user_with_roles))
         .route("/users/{user_id}/roles", get(users::get_user_roles).post(users::replace_user_roles))
         .route("/users/{user_id}/roles/add", put(users::add_user_role))
@@ -63,11 +68,15 @@ pub fn router() -> Router<AppState> {
         otp::resend_otp,
         otp::verify_otp,
         otp::login_send_otp,
+        otp::login_resend_otp,
         otp::login_verify_otp,
         otp::signup_send_otp,
+        otp::signup_resend_otp,
         otp::signup_verify_otp,
         otp::forgot_password,
         otp::forgot_password_verify,
+        otp::forgot_password_init,
+        otp::forgot_password_confirm,
         roles::list_roles,
         roles::create_role,
         roles::get_role,
@@ -80,6 +89,7 @@ pub fn router() -> Router<AppState> {
         users::put_user,
         users::patch_user,
         users::update_last_login,
+        users::change_password,
         users::delete_user,
         users::get_user_with_roles,
         users::get_user_roles,
@@ -92,7 +102,6 @@ pub fn router() -> Router<AppState> {
     components(schemas(
         accounts::UserRecord,
         accounts::RoleRecord,
-        accounts::ContributionItem,
         dto::MessageResponse,
         dto::UserWithRoles,
         dto::TokenWithUser,
@@ -105,6 +114,8 @@ pub fn router() -> Router<AppState> {
         dto::OtpVerifyRequest,
         dto::SignupVerifyRequest,
         dto::ForgotPasswordVerifyRequest,
+        dto::PasswordResetConfirmRequest,
+        dto::UserPasswordChangeRequest,
         dto::UserCreateRequest,
         dto::UserUpdateRequest,
         dto::LastLoginRequest,
@@ -113,6 +124,7 @@ pub fn router() -> Router<AppState> {
         dto::ContributionRead,
         dto::ContributionFilterRead,
         dto::ContributionsByMediaType,
+        dto::ContributionItem,
     )),
     tags(
         (name = "auth", description = "Password and one-time-code authentication"),

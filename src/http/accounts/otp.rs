@@ -1,5 +1,6 @@
 //! One-time-code flows: login (`send-otp`, `resend-otp`, `verify-otp` and their `login/` twins),
-//! sign-up by code, and self-service password reset.
+//! sign-up by code, and self-service password reset (`forgot-password` + `/verify`, and the
+//! production service's `forgot-password/init` + `/confirm`).
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use secrecy::ExposeSecret;
 use super::{
     dto::{
         ForgotPasswordVerifyRequest, MessageResponse, OtpResponse, OtpSendRequest, OtpTokenResponse, OtpVerifyRequest,
-        SignupVerifyRequest, normalize_email,
+        PasswordResetConfirmRequest, SignupVerifyRequest, normalize_email,
     },
     shared::user_with_roles,
 };
@@ -209,6 +210,27 @@ pub async fn login_send_otp(
     Ok(Json(send_login_code(&state, ip, body.phone_number.phone("phone_number")?, false).await?))
 }
 
+/// Same as `/auth/resend-otp` (the production service's name for it).
+#[utoipa::path(
+    post, path = "/api/v1/auth/login/resend-otp", tag = "auth",
+    request_body = OtpSendRequest,
+    responses(
+        (status = 200, description = "`OTP resent successfully`", body = OtpResponse),
+        (status = 401, description = "`User account is inactive`", body = ErrorDetail),
+        (status = 404, description = "`User with this phone number does not exist`", body = ErrorDetail),
+        (status = 422, description = "Invalid phone number", body = ValidationErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorDetail),
+        (status = 502, description = "The SMS provider failed", body = ErrorDetail),
+    )
+)]
+pub async fn login_resend_otp(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ValidJson(body): ValidJson<OtpSendRequest>,
+) -> Result<Json<OtpResponse>> {
+    Ok(Json(send_login_code(&state, ip, body.phone_number.phone("phone_number")?, true).await?))
+}
+
 /// Same as `/auth/verify-otp` (the production service's name for it).
 #[utoipa::path(
     post, path = "/api/v1/auth/login/verify-otp", tag = "auth",
@@ -246,13 +268,43 @@ pub async fn signup_send_otp(
     ip: ClientIp,
     ValidJson(body): ValidJson<OtpSendRequest>,
 ) -> Result<Json<OtpResponse>> {
-    check_ip_limit(&state, ip).await?;
+    Ok(Json(send_signup_code(&state, ip, &body, false).await?))
+}
+
+/// Sends a new sign-up code (the production service's call); older codes stop working once it
+/// went out.
+#[utoipa::path(
+    post, path = "/api/v1/auth/signup/resend-otp", tag = "auth",
+    request_body = OtpSendRequest,
+    responses(
+        (status = 200, description = "`OTP resent successfully`", body = OtpResponse),
+        (status = 409, description = "The phone already has an account", body = ErrorDetail),
+        (status = 422, description = "Invalid phone number", body = ValidationErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorDetail),
+        (status = 502, description = "The SMS provider failed", body = ErrorDetail),
+    )
+)]
+pub async fn signup_resend_otp(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ValidJson(body): ValidJson<OtpSendRequest>,
+) -> Result<Json<OtpResponse>> {
+    Ok(Json(send_signup_code(&state, ip, &body, true).await?))
+}
+
+async fn send_signup_code(state: &AppState, ip: ClientIp, body: &OtpSendRequest, resend: bool) -> Result<OtpResponse> {
+    check_ip_limit(state, ip).await?;
     let phone = body.phone_number.phone("phone_number")?;
     if accounts::user_by_phone(&state.db, phone).await?.is_some() {
         return Err(phone_exists(phone));
     }
-    let reference_id = send_code(&state, phone, OtpPurpose::Signup, "Failed to send OTP").await?;
-    Ok(Json(OtpResponse { status: "success", message: "OTP sent successfully", reference_id }))
+    let (message, failure) = if resend {
+        ("OTP resent successfully", "Failed to resend OTP")
+    } else {
+        ("OTP sent successfully", "Failed to send OTP")
+    };
+    let reference_id = send_code(state, phone, OtpPurpose::Signup, failure).await?;
+    Ok(OtpResponse { status: "success", message, reference_id })
 }
 
 /// Creates an account (role `user`, consent recorded) with a sign-up code, and logs it in.
@@ -356,7 +408,32 @@ pub async fn forgot_password(
     ip: ClientIp,
     ValidJson(body): ValidJson<OtpSendRequest>,
 ) -> Result<Json<OtpResponse>> {
-    check_ip_limit(&state, ip).await?;
+    Ok(Json(send_reset_code(&state, ip, &body).await?))
+}
+
+/// Same as `/auth/forgot-password` (the production service's name for it).
+#[utoipa::path(
+    post, path = "/api/v1/auth/forgot-password/init", tag = "auth",
+    request_body = OtpSendRequest,
+    responses(
+        (status = 200, description = "`OTP sent successfully`", body = OtpResponse),
+        (status = 401, description = "`User account is inactive`", body = ErrorDetail),
+        (status = 404, description = "`User with this phone number does not exist`", body = ErrorDetail),
+        (status = 422, description = "Invalid phone number", body = ValidationErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorDetail),
+        (status = 502, description = "The SMS provider failed", body = ErrorDetail),
+    )
+)]
+pub async fn forgot_password_init(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ValidJson(body): ValidJson<OtpSendRequest>,
+) -> Result<Json<OtpResponse>> {
+    Ok(Json(send_reset_code(&state, ip, &body).await?))
+}
+
+async fn send_reset_code(state: &AppState, ip: ClientIp, body: &OtpSendRequest) -> Result<OtpResponse> {
+    check_ip_limit(state, ip).await?;
     let phone = body.phone_number.phone("phone_number")?;
     let user = accounts::user_by_phone(&state.db, phone)
         .await?
@@ -364,8 +441,8 @@ pub async fn forgot_password(
     if !user.is_active {
         return Err(AppError::UnauthorizedPlain("User account is inactive".into()));
     }
-    let reference_id = send_code(&state, phone, OtpPurpose::Reset, "Failed to send OTP").await?;
-    Ok(Json(OtpResponse { status: "success", message: "OTP sent successfully", reference_id }))
+    let reference_id = send_code(state, phone, OtpPurpose::Reset, "Failed to send OTP").await?;
+    Ok(OtpResponse { status: "success", message: "OTP sent successfully", reference_id })
 }
 
 /// Sets a new password with a reset code; every older token of the account stops working.
@@ -383,16 +460,40 @@ pub async fn forgot_password_verify(
     State(state): State<AppState>,
     ValidJson(body): ValidJson<ForgotPasswordVerifyRequest>,
 ) -> Result<Json<MessageResponse>> {
-    let phone = body.phone_number.phone("phone_number")?;
+    reset_with_code(&state, body.phone_number.phone("phone_number")?, &body.otp_code, body.new_password).await?;
+    Ok(Json(MessageResponse::new("Password reset successfully")))
+}
+
+/// The production service's reset by code: the new password is typed twice (422 when the two
+/// differ); every older token of the account stops working.
+#[utoipa::path(
+    post, path = "/api/v1/auth/forgot-password/confirm", tag = "auth",
+    request_body = PasswordResetConfirmRequest,
+    responses(
+        (status = 200, description = "`Password reset successfully`", body = OtpResponse),
+        (status = 400, description = "`Invalid or expired OTP`", body = ErrorDetail),
+        (status = 404, description = "`User not found`", body = ErrorDetail),
+        (status = 422, description = "Invalid body, or the passwords differ", body = ValidationErrorBody),
+    )
+)]
+pub async fn forgot_password_confirm(
+    State(state): State<AppState>,
+    ValidJson(body): ValidJson<PasswordResetConfirmRequest>,
+) -> Result<Json<OtpResponse>> {
+    reset_with_code(&state, body.phone_number.phone("phone_number")?, &body.otp_code, body.new_password).await?;
+    Ok(Json(OtpResponse { status: "success", message: "Password reset successfully", reference_id: None }))
+}
+
+async fn reset_with_code(state: &AppState, phone: &Phone, code: &str, new_password: String) -> Result<()> {
     let secret = state.config.secret();
     let max = state.config.otp.otp_max_attempts;
-    if !otp::verify(&state.db, phone, OtpPurpose::Reset, body.otp_code.trim(), secret.expose_secret(), max).await? {
+    if !otp::verify(&state.db, phone, OtpPurpose::Reset, code.trim(), secret.expose_secret(), max).await? {
         return Err(AppError::BadRequest(INVALID_CODE.into()));
     }
     let user =
         accounts::user_by_phone(&state.db, phone).await?.ok_or_else(|| AppError::NotFound("User not found".into()))?;
-    let hash = password::hash(body.new_password).await?;
+    let hash = password::hash(new_password).await?;
     accounts::set_password(&state.db, user.id, &hash).await?;
     tracing::info!(user_id = %user.id, "password reset by one-time code");
-    Ok(Json(MessageResponse::new("Password reset successfully")))
+    Ok(())
 }

@@ -1,11 +1,14 @@
 //! What the accounts handlers share: loading a user with roles, the original's 404, path
-//! parameters, and the "the user themself or these roles" rule.
+//! parameters, the "the user themself or these roles" rule, and changing one's own password.
 
 use uuid::Uuid;
 
 use super::dto::UserWithRoles;
 use crate::{
-    auth::{CurrentUser, RoleSet},
+    auth::{
+        CurrentUser, RoleSet,
+        password::{self, Verified},
+    },
     db::accounts,
     error::{AppError, FieldError, Result},
     state::AppState,
@@ -54,4 +57,27 @@ pub(super) fn require_self_or<R: RoleSet>(caller: &CurrentUser, target: Uuid) ->
     } else {
         Err(AppError::Forbidden(R::denied_message(&caller.roles)))
     }
+}
+
+/// Replaces `user_id`'s password after checking the current one; the user's older tokens stop
+/// working.
+pub(super) async fn change_own_password(
+    state: &AppState,
+    user_id: uuid::Uuid,
+    current_password: String,
+    new_password: String,
+) -> Result<()> {
+    let credentials = accounts::credentials_by_id(&state.db, user_id)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("Could not validate credentials".into()))?;
+    let Some(stored) = credentials.hashed_password else {
+        return Err(AppError::BadRequest("User does not have a password set".into()));
+    };
+    if password::verify(current_password, stored).await? == Verified::No {
+        return Err(AppError::BadRequest("Incorrect current password".into()));
+    }
+    let hash = password::hash(new_password).await?;
+    accounts::set_password(&state.db, user_id, &hash).await?;
+    tracing::info!(user_id = %user_id, "password changed");
+    Ok(())
 }

@@ -12,10 +12,11 @@ use uuid::Uuid;
 
 use super::{
     dto::{
-        AddRoleQuery, ContributionFilterRead, ContributionRead, ContributionsByMediaType, LastLoginRequest,
-        MessageResponse, UserCreateRequest, UserListQuery, UserUpdateRequest, UserWithRoles, normalize_email,
+        AddRoleQuery, ContributionFilterRead, ContributionItem, ContributionRead, ContributionsByMediaType,
+        LastLoginRequest, MessageResponse, UserCreateRequest, UserListQuery, UserPasswordChangeRequest,
+        UserUpdateRequest, UserWithRoles, normalize_email,
     },
-    shared::{path_int, path_uuid, require_self_or, user_not_found, user_with_roles},
+    shared::{change_own_password, path_int, path_uuid, require_self_or, user_not_found, user_with_roles},
 };
 use crate::{
     auth::{
@@ -23,8 +24,8 @@ use crate::{
         roles::{AdminOnly, AdminOrReviewer, UsersCreate, UsersDelete, UsersRead, UsersUpdate},
     },
     db::{
-        accounts::{self, ContributionItem, RoleRecord, UserChanges, UserRecord},
-        users,
+        accounts::{self, RoleRecord, UserChanges, UserRecord},
+        contributions, users,
     },
     domain::MediaType,
     error::{AppError, ErrorDetail, FieldError, Result, ResultExt, ValidationErrorBody},
@@ -255,6 +256,35 @@ pub async fn patch_user(
         return Err(AppError::Forbidden(UsersUpdate::denied_message(&caller.roles)));
     }
     Ok(Json(apply_update(&state, user_id, body).await?))
+}
+
+/// Changes a user's password (the production service's call): the current password and the new
+/// one twice. The user themself (or an admin, who still needs the current password; admins set
+/// passwords with `/auth/reset-password`); every token issued before the change stops working.
+#[utoipa::path(
+    put, path = "/api/v1/users/{user_id}/change-password", tag = "users",
+    security(("HTTPBearer" = [])),
+    params(("user_id" = Uuid, Path, description = "User id")),
+    request_body = UserPasswordChangeRequest,
+    responses(
+        (status = 200, description = "`Password changed successfully`", body = MessageResponse),
+        (status = 400, description = "`User does not have a password set` or `Incorrect current password`", body = ErrorDetail),
+        (status = 403, description = "Not this user nor an admin", body = ErrorDetail),
+        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
+        (status = 422, description = "Invalid body, or the new passwords differ", body = ValidationErrorBody),
+    )
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Path(user_id): Path<String>,
+    ValidJson(body): ValidJson<UserPasswordChangeRequest>,
+) -> Result<Json<MessageResponse>> {
+    let user_id = path_uuid("user_id", &user_id)?;
+    require_self_or::<UsersUpdate>(&caller, user_id)?;
+    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
+    change_own_password(&state, user_id, body.current_password, body.new_password).await?;
+    Ok(Json(MessageResponse::new("Password changed successfully")))
 }
 
 /// Records the caller's last login, as the official app does right after logging in
@@ -499,23 +529,25 @@ pub async fn get_contributions(
     // Rights first: unprivileged callers must not learn which user ids exist.
     require_self_or::<UsersRead>(&caller, user_id)?;
     accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
-    let totals = accounts::contribution_totals(&state.db, user_id).await?;
-    let items = accounts::contribution_items(&state.db, user_id, None).await?;
+    let totals = contributions::totals(&state.db, user_id).await?;
+    let items: Vec<ContributionItem> =
+        contributions::items(&state.db, user_id, None).await?.into_iter().map(Into::into).collect();
     let of = |m: MediaType| non_empty(items.iter().filter(|i| i.media_type == m).cloned().collect());
-    let count = |m: MediaType| totals.counts.iter().find(|(kind, _)| *kind == m).map_or(0, |(_, n)| *n);
     Ok(Json(ContributionRead {
         user_id,
-        total_contributions: totals.counts.iter().map(|(_, n)| n).sum(),
+        total_contributions: totals.total(),
         contributions_by_media_type: ContributionsByMediaType {
-            text: count(MediaType::Text),
-            audio: count(MediaType::Audio),
-            image: count(MediaType::Image),
-            video: count(MediaType::Video),
+            text: totals.count(MediaType::Text),
+            audio: totals.count(MediaType::Audio),
+            image: totals.count(MediaType::Image),
+            video: totals.count(MediaType::Video),
+            document: totals.count(MediaType::Document),
         },
         audio_contributions: of(MediaType::Audio),
         video_contributions: of(MediaType::Video),
         text_contributions: of(MediaType::Text),
         image_contributions: of(MediaType::Image),
+        document_contributions: of(MediaType::Document),
         audio_duration: totals.audio_duration,
         video_duration: totals.video_duration,
     }))
@@ -527,7 +559,7 @@ pub async fn get_contributions(
     security(("HTTPBearer" = [])),
     params(
         ("user_id" = Uuid, Path, description = "User id"),
-        ("media_type" = MediaType, Path, description = "text, audio, video or image"),
+        ("media_type" = MediaType, Path, description = "text, audio, video, image or document"),
     ),
     responses(
         (status = 200, description = "Contributions", body = ContributionFilterRead),
@@ -543,7 +575,7 @@ pub async fn get_contributions_by_media_type(
 ) -> Result<Json<ContributionFilterRead>> {
     let user_id = path_uuid("user_id", &user_id)?;
     let Some(media_type) = MediaType::parse(&media_type) else {
-        let expected = "'text', 'audio', 'video' or 'image'";
+        let expected = "'text', 'audio', 'video', 'image' or 'document'";
         return Err(AppError::field(
             FieldError::new("enum", &["path", "media_type"], format!("Input should be {expected}"))
                 .with_input(media_type)
@@ -552,7 +584,8 @@ pub async fn get_contributions_by_media_type(
     };
     require_self_or::<UsersRead>(&caller, user_id)?;
     accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
-    let items = accounts::contribution_items(&state.db, user_id, Some(media_type)).await?;
+    let items: Vec<ContributionItem> =
+        contributions::items(&state.db, user_id, Some(media_type)).await?.into_iter().map(Into::into).collect();
     Ok(Json(ContributionFilterRead {
         user_id,
         total_contributions: items.len() as i64,

@@ -12,15 +12,15 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::shared::{
-    Location, RECORD_COLUMNS, RecordRead, RecordRow, check_extra_fields, check_lat_lon, check_point, fetch_record,
-    load_visible, parse_record_id, record_not_found, require_category_for, resolve_owner,
+    IntoRead, Location, RecordRead, check_extra_fields, check_lat_lon, check_point, load_visible, parse_record_id,
+    record_not_found, require_category_for, resolve_owner, visibility,
 };
 use crate::{
-    auth::{Auth, CurrentUser, roles::AnyRole},
+    auth::{Auth, roles::AnyRole},
+    db::records::{self, Changes, Filter, NewRecord, Page, RecordRow, ReviewedChange, StoredFile},
     domain::{MediaType, RecordStatus},
     error::{AppError, FieldError, Result, ResultExt},
     http::{
@@ -108,13 +108,6 @@ fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
     Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, Uuid::parse_str(uid).ok()?))
 }
 
-/// Adds the filters of the caller's visibility: contributors see their own records only.
-pub fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, user: &CurrentUser) {
-    if !user.is_staff() {
-        qb.push(" AND r.user_id = ").push_bind(user.id);
-    }
-}
-
 /// Lists records, newest first, with filters and `skip`/`limit` or a keyset `cursor`.
 ///
 /// The body is a plain JSON list, as the original's; when more records may follow, the
@@ -127,45 +120,22 @@ pub async fn list_records(
     auth: Auth<AnyRole>,
     ValidQuery(q): ValidQuery<ListQuery>,
 ) -> Result<Response> {
-    // The page is chosen on plain rows; the response columns (coordinates, ...) are computed
-    // for the page only, not for every row an OFFSET skips.
-    let mut qb =
-        QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS} FROM (SELECT r.* FROM record r WHERE TRUE"));
-    push_visibility(&mut qb, &auth);
-    if let Some(id) = q.category_id {
-        qb.push(" AND r.category_id = ").push_bind(id);
-    }
-    if let Some(id) = q.user_id {
-        qb.push(" AND r.user_id = ").push_bind(id);
-    }
-    if let Some(m) = q.media_type {
-        qb.push(" AND r.media_type = ").push_bind(m);
-    }
-    if let Some(s) = &q.status {
-        qb.push(" AND r.status = ").push_bind(s.clone());
-    }
-    if let Some(reviewed) = q.reviewed {
-        qb.push(" AND r.reviewed = ").push_bind(reviewed);
-    }
-    if let Some(at) = q.created_after {
-        qb.push(" AND r.created_at >= ").push_bind(at);
-    }
-    if let Some(at) = q.created_before {
-        qb.push(" AND r.created_at < ").push_bind(at);
-    }
-    if let Some(hash) = &q.content_sha256 {
-        qb.push(" AND r.content_sha256 = ").push_bind(hash.to_ascii_lowercase());
-    }
-    let cursor = q.cursor.as_deref().and_then(decode_cursor);
-    if let Some((at, uid)) = cursor {
-        qb.push(" AND (r.created_at, r.uid) < (").push_bind(at).push(", ").push_bind(uid).push(")");
-    }
-    qb.push(" ORDER BY r.created_at DESC, r.uid DESC LIMIT ").push_bind(q.limit);
-    if cursor.is_none() {
-        qb.push(" OFFSET ").push_bind(q.skip);
-    }
-    qb.push(") r ORDER BY r.created_at DESC, r.uid DESC");
-    let rows: Vec<RecordRow> = qb.build_query_as().fetch_all(&state.db).await?;
+    let filter = Filter {
+        category_id: q.category_id,
+        user_id: q.user_id,
+        media_type: q.media_type,
+        status: q.status,
+        reviewed: q.reviewed,
+        created_after: q.created_after,
+        created_before: q.created_before,
+        content_sha256: q.content_sha256.map(|hash| hash.to_ascii_lowercase()),
+        ..Filter::visible(visibility(&auth))
+    };
+    let page = match q.cursor.as_deref().and_then(decode_cursor) {
+        Some((created_at, uid)) => Page::After { created_at, uid, limit: q.limit },
+        None => Page::Offset { skip: q.skip, limit: q.limit },
+    };
+    let rows = records::list(&state.db, &filter, page).await?;
     let next =
         (rows.len() as i64 == q.limit).then(|| rows.last().map(|r| encode_cursor(r.created_at, r.uid))).flatten();
     let body: Vec<RecordRead> = rows.into_iter().map(|r| r.into_read(&state.config)).collect();
@@ -247,7 +217,7 @@ pub struct RecordCreate {
     #[serde(default)]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
-    /// text, audio, video or image.
+    /// text, audio, video, image or document.
     pub media_type: MediaType,
     /// Owner; defaults to the caller.
     #[serde(default)]
@@ -313,91 +283,12 @@ impl Validate for CreateQuery {
     }
 }
 
-/// The fields of a new record, shared by JSON create and uploads.
-#[derive(Debug, Clone)]
-pub struct NewRecord {
-    /// Id (chosen before the object is stored, as it names the object).
-    pub uid: Uuid,
-    /// Owner.
-    pub user_id: Uuid,
-    /// Category.
-    pub category_id: Uuid,
-    /// Status.
-    pub status: RecordStatus,
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Media type.
-    pub media_type: MediaType,
-    /// Location.
-    pub location: Option<Location>,
-    /// Language.
-    pub language: Option<String>,
-    /// Release rights.
-    pub release_rights: Option<String>,
-    /// Client metadata.
-    pub metadata: Option<Value>,
-    /// Stored file facts, when there is a file.
-    pub file: Option<StoredFile>,
-}
-
-/// Facts about a stored object.
-#[derive(Debug, Clone)]
-pub struct StoredFile {
-    /// Storage key.
-    pub key: String,
-    /// File name recorded for the client.
-    pub file_name: String,
-    /// Bytes.
-    pub size: i64,
-    /// SHA-256, hex.
-    pub sha256: String,
-    /// Sniffed MIME type.
-    pub mime_type: Option<String>,
-    /// Whole seconds of audio/video.
-    pub duration_seconds: Option<i32>,
-    /// The file's header claimed a duration its size cannot hold (`duration_seconds` is then
-    /// unknown).
-    pub duration_implausible: bool,
-}
-
-/// Inserts a record and reads it back.
-pub async fn insert_record<'e>(db: impl sqlx::PgExecutor<'e>, r: &NewRecord) -> Result<RecordRow> {
-    let file = r.file.as_ref();
-    let row = sqlx::query_as::<_, RecordRow>(&format!(
-        "INSERT INTO record AS r (uid, user_id, category_id, status, reviewed, title, description, media_type, location,
-             language, release_rights, metadata, object_key, file_name, file_size, content_sha256, mime_type,
-             duration_seconds, duration_implausible)
-         VALUES ($1, $2, $3, $4, false, $5, $6, $7,
-             CASE WHEN $8::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint($9::float8, $8::float8), 4326) END,
-             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-         RETURNING {RECORD_COLUMNS}"
-    ))
-    .bind(r.uid)
-    .bind(r.user_id)
-    .bind(r.category_id)
-    .bind(&r.status)
-    .bind(&r.title)
-    .bind(&r.description)
-    .bind(r.media_type)
-    .bind(r.location.map(|l| l.latitude))
-    .bind(r.location.map(|l| l.longitude))
-    .bind(&r.language)
-    .bind(&r.release_rights)
-    .bind(&r.metadata)
-    .bind(file.map(|f| f.key.clone()))
-    .bind(file.map(|f| f.file_name.clone()))
-    .bind(file.map(|f| f.size))
-    .bind(file.map(|f| f.sha256.clone()))
-    .bind(file.and_then(|f| f.mime_type.clone()))
-    .bind(file.and_then(|f| f.duration_seconds))
-    .bind(file.is_some_and(|f| f.duration_implausible))
-    .fetch_one(db)
-    .await
-    .on_constraint("record_category_id_fkey", || AppError::BadRequest("Category not found".into()))
-    .on_constraint("record_user_id_fkey", || AppError::BadRequest("User not found".into()))?;
-    Ok(row)
+/// Inserts a record and reads it back: 400 when its category or owner does not exist.
+pub async fn insert_record(db: &mut sqlx::PgConnection, r: &NewRecord) -> Result<RecordRow> {
+    records::insert(db, r)
+        .await
+        .on_constraint("record_category_id_fkey", || AppError::BadRequest("Category not found".into()))
+        .on_constraint("record_user_id_fkey", || AppError::BadRequest("User not found".into()))
 }
 
 /// Creates a record from JSON; with `generate_file=true` a sample file is generated and stored
@@ -432,7 +323,7 @@ pub async fn create_record(
         metadata: body.metadata,
         file: None,
     };
-    let mut row = insert_record(&state.db, &new).await?;
+    let mut row = insert_record(&mut *state.db.acquire().await?, &new).await?;
     if q.generate_file {
         row = generate_file(&state, &new, q.file_size_kb).await?;
     }
@@ -454,6 +345,7 @@ pub fn sample_file(media_type: MediaType, size_kb: i64) -> (Vec<u8>, &'static st
         MediaType::Image => {
             (&[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F'], b"SAMPLE_IMAGE_DATA_", ".jpg", "image/jpeg")
         }
+        MediaType::Document => (b"%PDF-1.4\n", b"SAMPLE_DOCUMENT_DATA_", ".pdf", "application/pdf"),
     };
     let mut out = header.to_vec();
     out.extend(filler.repeat(target / filler.len()));
@@ -467,32 +359,26 @@ async fn generate_file(state: &AppState, new: &NewRecord, size_kb: i64) -> Resul
     let size = bytes.len() as i64;
     let sha = hex::encode(Sha256::digest(&bytes));
     let stored = state.storage.put_bytes(&key, Bytes::from(bytes), Some(content_type)).await;
+    let mut db = state.db.acquire().await?;
     let row = match stored {
-        Ok(()) => sqlx::query_as::<_, RecordRow>(&format!(
-            "UPDATE record r SET status = $7, object_key = $2, file_name = $3, file_size = $4,
-                 content_sha256 = $5, mime_type = $6
-             WHERE r.uid = $1 RETURNING {RECORD_COLUMNS}"
-        ))
-        .bind(new.uid)
-        .bind(&key)
-        .bind(format!("{}{ext}", new.uid))
-        .bind(size)
-        .bind(sha)
-        .bind(content_type)
-        .bind(RecordStatus::Generated)
-        .fetch_one(&state.db)
-        .await
-        .map_err(AppError::from),
+        Ok(()) => {
+            let file = StoredFile {
+                key: key.clone(),
+                file_name: format!("{}{ext}", new.uid),
+                size,
+                sha256: sha,
+                mime_type: Some(content_type.to_owned()),
+                duration_seconds: None,
+                duration_implausible: false,
+            };
+            records::attach_generated_file(&mut db, new.uid, &file).await.map_err(AppError::from)
+        }
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "sample file generation failed");
-            sqlx::query_as::<_, RecordRow>(&format!(
-                "UPDATE record r SET status = $2 WHERE r.uid = $1 RETURNING {RECORD_COLUMNS}"
-            ))
-            .bind(new.uid)
-            .bind(RecordStatus::GenerationFailed)
-            .fetch_one(&state.db)
-            .await
-            .map_err(AppError::from)
+            records::set_status(&mut db, new.uid, &RecordStatus::GenerationFailed)
+                .await
+                .map_err(AppError::from)
+                .and_then(|row| row.ok_or_else(record_not_found))
         }
     };
     if row.is_err() {
@@ -625,69 +511,25 @@ pub async fn update_record(
         ));
     }
 
-    let mut qb = QueryBuilder::<Postgres>::new("UPDATE record r SET updated_at = r.updated_at");
-    if let Some(Some(title)) = &body.title {
-        qb.push(", title = ").push_bind(title.clone());
-    }
-    if let Some(description) = &body.description {
-        qb.push(", description = ").push_bind(description.clone());
-    }
-    if let Some(Some(media_type)) = body.media_type
-        && media_type != current.media_type
-    {
-        if current.object_key.is_some() {
-            return Err(AppError::Conflict("The media type of a record with a stored file cannot change".into()));
-        }
-        qb.push(", media_type = ").push_bind(media_type);
-    }
-    match location_change(&body.location, &body.latitude, &body.longitude) {
-        LocationChange::Set(p) => {
-            qb.push(", location = ST_SetSRID(ST_MakePoint(")
-                .push_bind(p.longitude)
-                .push("::float8, ")
-                .push_bind(p.latitude)
-                .push("::float8), 4326)");
-        }
-        LocationChange::Clear => {
-            qb.push(", location = NULL");
-        }
-        LocationChange::Keep => {}
-    }
-    if let Some(language) = &body.language {
-        qb.push(", language = ").push_bind(language.clone());
-    }
-    if let Some(rights) = &body.release_rights {
-        qb.push(", release_rights = ").push_bind(rights.clone());
-    }
-    if let Some(metadata) = &body.metadata {
-        qb.push(", metadata = ").push_bind(metadata.clone());
-    }
-    if staff {
-        let status = body.status.clone().flatten();
-        if let Some(status) = &status {
-            qb.push(", status = ").push_bind(status.clone());
-        }
-        match body.reviewed.flatten() {
-            Some(true) => {
-                let decision = status.as_ref().and_then(RecordStatus::decision);
-                qb.push(", reviewed = true, reviewed_by = ")
-                    .push_bind(auth.id)
-                    .push(", reviewed_at = now(), review_status = COALESCE(")
-                    .push_bind(decision)
-                    .push(", r.review_status)");
-            }
-            Some(false) => {
-                qb.push(", reviewed = false, reviewed_by = NULL, reviewed_at = NULL, review_status = NULL, review_note = NULL");
-            }
-            None => {}
-        }
-    }
-    qb.push(" WHERE r.uid = ").push_bind(uid).push(format!(" RETURNING {RECORD_COLUMNS}"));
-    let row: Option<RecordRow> = qb.build_query_as().fetch_optional(&state.db).await?;
-    if body.reviewed.flatten() == Some(true) && staff {
-        sqlx::query("DELETE FROM review_claim WHERE record_uid = $1").bind(uid).execute(&state.db).await?;
-    }
+    let changes = record_changes(&body, &current, auth.id, staff)?;
+    let row = records::update(&mut *state.db.acquire().await?, uid, &changes).await?;
     Ok(Json(row.ok_or_else(record_not_found)?.into_read(&state.config)))
+}
+
+/// The production service's partial update: the same fields and rules as `PUT` (which also
+/// applies only the fields given).
+#[utoipa::path(patch, path = "/api/v1/records/{record_id}", tag = "records", security(("HTTPBearer" = [])),
+    params(("record_id" = String, Path)), request_body = RecordUpdate,
+    responses((status = 200, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
+        (status = 403, body = crate::error::ErrorDetail), (status = 404, body = crate::error::ErrorDetail),
+        (status = 409, body = crate::error::ErrorDetail), (status = 422, body = crate::error::ValidationErrorBody)))]
+pub async fn patch_record(
+    state: State<AppState>,
+    auth: Auth<AnyRole>,
+    record_id: Path<String>,
+    body: ValidJson<RecordUpdate>,
+) -> Result<Json<RecordRead>> {
+    update_record(state, auth, record_id, body).await
 }
 
 /// Deletes a record (its owner or an admin) and its stored object.
@@ -706,10 +548,7 @@ pub async fn delete_record(
     if !auth.is_admin() && row.user_id != auth.id {
         return Err(AppError::Forbidden("Only the record's owner or an admin can delete it".into()));
     }
-    let deleted: Option<Option<String>> = sqlx::query_scalar("DELETE FROM record WHERE uid = $1 RETURNING object_key")
-        .bind(uid)
-        .fetch_optional(&state.db)
-        .await?;
+    let deleted = records::delete(&state.db, uid).await?;
     let Some(key) = deleted else { return Err(record_not_found()) };
     // The row goes first: a failed object delete leaves an orphan for `storage` cleanup, never a
     // record pointing at nothing.
@@ -726,5 +565,43 @@ pub fn body_error(kind: &str, field: &str, msg: &str) -> AppError {
 
 /// Reads a record again after a write.
 pub async fn reload(state: &AppState, uid: Uuid) -> Result<RecordRow> {
-    fetch_record(&state.db, uid).await?.ok_or_else(record_not_found)
+    records::get(&state.db, uid).await?.ok_or_else(record_not_found)
+}
+
+/// The changes a `PUT` body asks for, as the caller may make them: `status` and `reviewed` only
+/// for staff; a media type change only while no file is stored (409).
+fn record_changes(body: &RecordUpdate, current: &RecordRow, caller: Uuid, staff: bool) -> Result<Changes> {
+    let media_type = match body.media_type.flatten() {
+        Some(media_type) if media_type != current.media_type => {
+            if current.object_key.is_some() {
+                return Err(AppError::Conflict("The media type of a record with a stored file cannot change".into()));
+            }
+            Some(media_type)
+        }
+        _ => None,
+    };
+    let location = match location_change(&body.location, &body.latitude, &body.longitude) {
+        LocationChange::Set(point) => Some(Some(point)),
+        LocationChange::Clear => Some(None),
+        LocationChange::Keep => None,
+    };
+    let status = if staff { body.status.clone().flatten() } else { None };
+    let reviewed = match body.reviewed.flatten() {
+        Some(true) if staff => {
+            Some(ReviewedChange::Reviewed { by: caller, decision: status.as_ref().and_then(RecordStatus::decision) })
+        }
+        Some(false) if staff => Some(ReviewedChange::Unreviewed),
+        _ => None,
+    };
+    Ok(Changes {
+        title: body.title.clone().flatten(),
+        description: body.description.clone(),
+        media_type,
+        location,
+        language: body.language.clone(),
+        release_rights: body.release_rights.clone(),
+        metadata: body.metadata.clone(),
+        status,
+        reviewed,
+    })
 }

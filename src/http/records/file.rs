@@ -1,5 +1,6 @@
 //! `GET /records/{id}/file`: streams a record's object to its owner, reviewers and admins, with
-//! single-range HTTP Range support (206) so audio and video can be seeked.
+//! single-range HTTP Range support (206) so audio and video can be seeked; or, with
+//! `FILE_DOWNLOAD=redirect` on S3 storage, sends them to a short-lived presigned URL of the object.
 
 use axum::{
     Json,
@@ -11,9 +12,10 @@ use axum::{
 use futures::TryStreamExt;
 use object_store::GetRange;
 
-use super::shared::{load_visible, parse_record_id};
+use super::shared::{RecordRow, load_visible, parse_record_id};
 use crate::{
     auth::{Auth, roles::AnyRole},
+    config::FileDownload,
     error::{AppError, Result},
     state::AppState,
 };
@@ -100,10 +102,13 @@ pub fn content_disposition(name: &str, mime: &str) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("attachment"))
 }
 
-/// Streams the record's file; `Range` gives 206 with `Content-Range`.
+/// Streams the record's file; `Range` gives 206 with `Content-Range`. With `FILE_DOWNLOAD=redirect`
+/// (S3 storage), answers 307 to a presigned URL of the object instead, after the same checks.
 #[utoipa::path(get, path = "/api/v1/records/{record_id}/file", tag = "records", security(("HTTPBearer" = [])),
     params(("record_id" = String, Path), ("Range" = Option<String>, Header, description = "bytes=start-end")),
     responses((status = 200, description = "The whole file"), (status = 206, description = "A byte range"),
+        (status = 307, description = "FILE_DOWNLOAD=redirect: `Location` is a presigned URL of the object, \
+            valid for FILE_REDIRECT_TTL_SECONDS (send `Range` there)"),
         (status = 404, body = crate::error::ErrorDetail), (status = 416, body = crate::error::ErrorDetail)))]
 pub async fn download(
     State(state): State<AppState>,
@@ -113,6 +118,12 @@ pub async fn download(
 ) -> Result<Response> {
     let uid = parse_record_id(&record_id)?;
     let row = load_visible(&state, &auth, uid).await?;
+    stream_file(&state, row, &headers).await
+}
+
+/// Streams a record's stored object (whole, or the range `headers` ask for), for a caller
+/// already allowed to read it.
+pub(super) async fn stream_file(state: &AppState, row: RecordRow, headers: &HeaderMap) -> Result<Response> {
     let no_file = || AppError::NotFound("File not found".into());
     let key = row.object_key.clone().ok_or_else(no_file)?;
     let size = match state.storage.size(&key).await {
@@ -120,6 +131,13 @@ pub async fn download(
         Err(object_store::Error::NotFound { .. }) => return Err(no_file()),
         Err(e) => return Err(AppError::Internal(anyhow::Error::new(e).context("reading object metadata"))),
     };
+    // Checked after the object's metadata, so a missing object is still this API's 404 and not
+    // the bucket's.
+    if state.config.storage.file_download == FileDownload::Redirect
+        && let Some(url) = state.storage.presigned_get(&key, state.config.file_redirect_ttl()).await?
+    {
+        return redirect_to(&url);
+    }
     let range = parse_range(headers.get(header::RANGE).and_then(|v| v.to_str().ok()), size);
     let (status, get_range, length) = match range {
         RangeRequest::Full => (StatusCode::OK, None, size),
@@ -151,7 +169,7 @@ pub async fn download(
         .status(status)
         .header(header::CONTENT_LENGTH, length)
         .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_TYPE, row.mime_type().unwrap_or("application/octet-stream"))
+        .header(header::CONTENT_TYPE, row.mime_type.as_deref().unwrap_or("application/octet-stream"))
         .body(body)
         .map_err(|e| AppError::Internal(e.into()))?;
     if let Some(GetRange::Bounded(r)) = get_range
@@ -160,12 +178,23 @@ pub async fn download(
         response.headers_mut().insert(header::CONTENT_RANGE, v);
     }
     // The record's own name, else the stored object's (`<uid>.<ext>`).
-    let name = row.file_name().or_else(|| key.rsplit('/').next()).unwrap_or_default();
+    let name = row.file_name.as_deref().or_else(|| key.rsplit('/').next()).unwrap_or_default();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_DISPOSITION, content_disposition(name, row.mime_type().unwrap_or_default()));
+    headers
+        .insert(header::CONTENT_DISPOSITION, content_disposition(name, row.mime_type.as_deref().unwrap_or_default()));
     // Opened in a browser tab, a stored file gets no origin of its own: no scripts, no cookies,
     // no same-origin requests to this API, whatever its bytes are.
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
+    Ok(response)
+}
+
+/// 307 to a presigned object URL. Not cacheable: the URL expires and grants access by itself.
+fn redirect_to(url: &str) -> Result<Response> {
+    let location = HeaderValue::from_str(url).map_err(|e| AppError::Internal(e.into()))?;
+    let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, location);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 

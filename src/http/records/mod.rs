@@ -6,6 +6,7 @@
 
 pub mod crud;
 pub mod file;
+pub mod record_url;
 pub mod review;
 pub mod shared;
 pub mod spatial;
@@ -32,24 +33,30 @@ pub fn router() -> Router<AppState> {
         .route("/records/upload", post(upload::upload).layer(DefaultBodyLimit::disable()))
         .route("/records/upload/chunk", post(upload::upload_chunk).layer(DefaultBodyLimit::disable()))
         .route("/records/upload/{upload_uuid}/status", get(upload::upload_status))
-        .route("/records/{record_id}", get(crud::get_record).put(crud::update_record).delete(crud::delete_record))
+        .route(
+            "/records/{record_id}",
+            get(crud::get_record).put(crud::update_record).patch(crud::patch_record).delete(crud::delete_record),
+        )
         .route("/records/{record_id}/review", post(review::review_record))
         .route("/records/{record_id}/file", get(file::download))
+        .route("/records/{record_id}/record-url", get(record_url::record_url))
+        .route("/records/{record_id}/signed-file", get(record_url::signed_file))
 }
 
 /// OpenAPI paths of this module.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
-        crud::list_records, crud::get_record, crud::create_record, crud::update_record, crud::delete_record,
+        crud::list_records, crud::get_record, crud::create_record, crud::update_record, crud::patch_record,
+        crud::delete_record,
         spatial::nearby, spatial::bbox, spatial::distance,
         review::review_record, review::queue,
         upload::upload, upload::upload_chunk, upload::upload_status,
-        file::download,
+        file::download, record_url::record_url, record_url::signed_file,
     ),
     components(schemas(
         shared::RecordRead, shared::Location, crud::RecordCreate, crud::RecordUpdate, spatial::DistanceResult,
-        review::ReviewRequest, upload::ChunkResponse, upload::UploadStatus,
+        review::ReviewRequest, upload::ChunkResponse, upload::UploadStatus, record_url::RecordUrlResponse,
     )),
     tags((name = "records", description = "Corpus records, uploads, spatial search and review"))
 )]

@@ -5,12 +5,12 @@ use axum::{
     extract::{Path, State},
 };
 use serde::Deserialize;
-use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::shared::{RECORD_COLUMNS, RecordRead, RecordRow, parse_record_id, record_not_found};
+use super::shared::{IntoRead, RecordRead, parse_record_id, record_not_found};
 use crate::{
     auth::{Auth, roles::AdminOrReviewer},
+    db::review::{self, QueueRequest},
     domain::{MediaType, ReviewStatus},
     error::Result,
     http::{
@@ -72,19 +72,9 @@ pub async fn review_record(
 ) -> Result<Json<RecordRead>> {
     let uid = parse_record_id(&record_id)?;
     let mut tx = state.db.begin().await?;
-    let row = sqlx::query_as::<_, RecordRow>(&format!(
-        "UPDATE record r SET reviewed = true, reviewed_by = $2, reviewed_at = now(), review_status = $3,
-             status = $3, review_note = $4
-         WHERE r.uid = $1 RETURNING {RECORD_COLUMNS}"
-    ))
-    .bind(uid)
-    .bind(auth.id)
-    .bind(body.decision.status())
-    .bind(&body.note)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(record_not_found)?;
-    sqlx::query("DELETE FROM review_claim WHERE record_uid = $1").bind(uid).execute(&mut *tx).await?;
+    let row = review::decide(&mut tx, uid, auth.id, body.decision.status(), body.note.as_deref())
+        .await?
+        .ok_or_else(record_not_found)?;
     tx.commit().await?;
     Ok(Json(row.into_read(&state.config)))
 }
@@ -133,53 +123,15 @@ pub async fn queue(
     auth: Auth<AdminOrReviewer>,
     ValidQuery(q): ValidQuery<QueueQuery>,
 ) -> Result<Json<Vec<RecordRead>>> {
-    let rows = claim_next(&state, &auth, &q).await?;
-    Ok(Json(rows.into_iter().map(|r| r.into_read(&state.config)).collect()))
-}
-
-/// Advisory lock serialising claims (a claim takes milliseconds; reviewers are people).
-const REVIEW_QUEUE_LOCK: i64 = 0x7265_7669_6577; // "review"
-
-/// Leases up to `limit` unreviewed records to the caller (its own live claims included).
-async fn claim_next(state: &AppState, auth: &crate::auth::CurrentUser, q: &QueueQuery) -> Result<Vec<RecordRow>> {
-    let mut qb = QueryBuilder::<Postgres>::new(
-        "WITH candidates AS (
-            SELECT r.uid, r.created_at FROM record r
-            LEFT JOIN review_claim c ON c.record_uid = r.uid
-            WHERE NOT r.reviewed AND (c.record_uid IS NULL OR c.expires_at < now() OR c.reviewer_id = ",
-    );
-    qb.push_bind(auth.id).push(")");
-    if let Some(id) = q.category_id {
-        qb.push(" AND r.category_id = ").push_bind(id);
-    }
-    if let Some(m) = q.media_type {
-        qb.push(" AND r.media_type = ").push_bind(m);
-    }
-    // SKIP LOCKED passes over records a review is writing right now; the conditional upsert
-    // below never takes over another reviewer's live claim.
-    qb.push(" ORDER BY r.created_at, r.uid LIMIT ").push_bind(q.limit);
-    qb.push(
-        " FOR UPDATE OF r SKIP LOCKED
-        ), claimed AS (
-            INSERT INTO review_claim AS c (record_uid, reviewer_id, expires_at)
-            SELECT uid, ",
-    );
-    qb.push_bind(auth.id).push(", now() + make_interval(secs => ").push_bind(q.lease_seconds as f64);
-    qb.push(
-        ") FROM candidates
-            ON CONFLICT (record_uid) DO UPDATE SET reviewer_id = EXCLUDED.reviewer_id, expires_at = EXCLUDED.expires_at
-            WHERE c.expires_at < now() OR c.reviewer_id = EXCLUDED.reviewer_id
-            RETURNING c.record_uid
-        )",
-    );
-    qb.push(format!(
-        " SELECT {RECORD_COLUMNS} FROM record r JOIN claimed ON claimed.record_uid = r.uid ORDER BY r.created_at, r.uid"
-    ));
-    // Claims are serialised: a statement started while another claim was being committed would
-    // not see it (its snapshot is older) and would come back empty-handed although records remain.
+    let request = QueueRequest {
+        reviewer: auth.id,
+        category_id: q.category_id,
+        media_type: q.media_type,
+        limit: q.limit,
+        lease_seconds: q.lease_seconds,
+    };
     let mut tx = state.db.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(REVIEW_QUEUE_LOCK).execute(&mut *tx).await?;
-    let rows = qb.build_query_as().fetch_all(&mut *tx).await?;
+    let rows = review::claim_next(&mut tx, request).await?;
     tx.commit().await?;
-    Ok(rows)
+    Ok(Json(rows.into_iter().map(|r| r.into_read(&state.config)).collect()))
 }

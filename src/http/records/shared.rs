@@ -2,13 +2,14 @@
 //! rules of who sees a record and where it may be filed, and the checks of its free fields.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
     auth::CurrentUser,
     config::Config,
+    db::{accounts, categories, records},
     domain::{MediaType, RecordStatus, ReviewStatus},
     error::{AppError, Result},
     http::{
@@ -18,17 +19,10 @@ use crate::{
     state::AppState,
     storage::objects::file_url,
 };
-
-/// A point as the API writes and reads it.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
-pub struct Location {
-    /// Latitude in degrees (WGS84).
-    #[schema(minimum = -90.0, maximum = 90.0, example = 17.385)]
-    pub latitude: f64,
-    /// Longitude in degrees (WGS84).
-    #[schema(minimum = -180.0, maximum = 180.0, example = 78.4867)]
-    pub longitude: f64,
-}
+pub use crate::{
+    db::records::{RecordRow, Visibility},
+    domain::Location,
+};
 
 /// A record as every endpoint returns it: the original's `RecordRead` plus `id` (= `uid`) and
 /// the fields added since.
@@ -38,7 +32,7 @@ pub struct RecordRead {
     pub title: String,
     /// Description.
     pub description: Option<String>,
-    /// text, audio, video or image.
+    /// text, audio, video, image or document.
     pub media_type: MediaType,
     /// Where the file is reached: the public object URL, or this API's `/records/{id}/file`.
     pub file_url: Option<String>,
@@ -98,78 +92,21 @@ pub struct RecordRead {
     pub review_note: Option<String>,
 }
 
-/// A `record` row as read by [`SELECT_RECORD`].
-#[derive(Debug, sqlx::FromRow)]
-pub struct RecordRow {
-    pub(super) uid: Uuid,
-    pub(super) user_id: Uuid,
-    category_id: Uuid,
-    status: RecordStatus,
-    reviewed: bool,
-    reviewed_by: Option<Uuid>,
-    reviewed_at: Option<DateTime<Utc>>,
-    pub(super) created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    title: String,
-    description: Option<String>,
-    pub(super) media_type: MediaType,
-    file_url: Option<String>,
-    file_name: Option<String>,
-    file_size: Option<i64>,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    duration_seconds: Option<i32>,
-    duration_implausible: bool,
-    /// Storage key of the record's object.
-    pub object_key: Option<String>,
-    language: Option<String>,
-    release_rights: Option<String>,
-    metadata: Option<Value>,
-    content_sha256: Option<String>,
-    mime_type: Option<String>,
-    review_status: Option<ReviewStatus>,
-    review_note: Option<String>,
-    duplicate_of: Option<Uuid>,
+/// The response shape of a record row.
+pub trait IntoRead {
+    /// The record as endpoints answer it; `file_url` is built from the object key and the
+    /// configuration.
+    fn into_read(self, config: &Config) -> RecordRead;
 }
 
-/// Columns of [`RecordRow`], for `SELECT ... FROM record r`.
-pub const RECORD_COLUMNS: &str = "r.uid, r.user_id, r.category_id, r.status, r.reviewed, r.reviewed_by, r.reviewed_at, \
-    r.created_at, r.updated_at, r.title, r.description, r.media_type, r.file_url, r.file_name, \
-    r.file_size, ST_Y(r.location) AS latitude, ST_X(r.location) AS longitude, r.duration_seconds, r.duration_implausible, r.object_key, \
-    r.language, r.release_rights, r.metadata, r.content_sha256, r.mime_type, r.review_status, r.review_note, \
-    r.duplicate_of";
-
-impl RecordRow {
-    /// Owner of the record.
-    pub fn user_id(&self) -> Uuid {
-        self.user_id
-    }
-
-    /// MIME type sniffed at upload.
-    pub fn mime_type(&self) -> Option<&str> {
-        self.mime_type.as_deref()
-    }
-
-    /// Original file name.
-    pub fn file_name(&self) -> Option<&str> {
-        self.file_name.as_deref()
-    }
-
-    /// Record id.
-    pub fn uid(&self) -> Uuid {
-        self.uid
-    }
-
+impl IntoRead for RecordRow {
     /// The response shape; `file_url` is built from the object key and the configuration.
-    pub fn into_read(self, config: &Config) -> RecordRead {
+    fn into_read(self, config: &Config) -> RecordRead {
         let file_url = match &self.object_key {
             Some(key) => Some(file_url(config, key, self.uid)),
-            None => self.file_url,
+            None => self.file_url.clone(),
         };
-        let location = match (self.latitude, self.longitude) {
-            (Some(latitude), Some(longitude)) => Some(Location { latitude, longitude }),
-            _ => None,
-        };
+        let location = self.location();
         RecordRead {
             title: self.title,
             description: self.description,
@@ -212,22 +149,15 @@ pub fn record_not_found() -> AppError {
     AppError::NotFound("Record not found".into())
 }
 
+/// Which records `user` may see: staff all, others their own.
+pub fn visibility(user: &CurrentUser) -> Visibility {
+    if user.is_staff() { Visibility::All } else { Visibility::OwnedBy(user.id) }
+}
+
 /// Loads a record the caller may see: staff see all, others their own (another's is 404, so
 /// ids of other people's records are not revealed).
 pub async fn load_visible(state: &AppState, user: &CurrentUser, uid: Uuid) -> Result<RecordRow> {
-    let row = fetch_record(&state.db, uid).await?.ok_or_else(record_not_found)?;
-    if !user.is_staff() && row.user_id != user.id {
-        return Err(record_not_found());
-    }
-    Ok(row)
-}
-
-/// Reads one record by id.
-pub async fn fetch_record<'e>(db: impl sqlx::PgExecutor<'e>, uid: Uuid) -> Result<Option<RecordRow>> {
-    Ok(sqlx::query_as::<_, RecordRow>(&format!("SELECT {RECORD_COLUMNS} FROM record r WHERE r.uid = $1"))
-        .bind(uid)
-        .fetch_optional(db)
-        .await?)
+    records::get_visible(&state.db, uid, visibility(user)).await?.ok_or_else(record_not_found)
 }
 
 /// Top-level `latitude` and `longitude` (the official app's form): both or neither; in range.
@@ -259,11 +189,11 @@ pub async fn resolve_owner(state: &AppState, user: &CurrentUser, requested: Opti
         None => Ok(user.id),
         Some(id) if id == user.id => Ok(id),
         Some(id) if user.is_admin() => {
-            let exists: bool = sqlx::query_scalar(r#"SELECT EXISTS (SELECT 1 FROM "user" WHERE id = $1)"#)
-                .bind(id)
-                .fetch_one(&state.db)
-                .await?;
-            if exists { Ok(id) } else { Err(AppError::BadRequest("User not found".into())) }
+            if accounts::user_exists(&state.db, id).await? {
+                Ok(id)
+            } else {
+                Err(AppError::BadRequest("User not found".into()))
+            }
         }
         Some(_) => Err(AppError::Forbidden("You can only create records for yourself".into())),
     }
@@ -284,10 +214,9 @@ pub async fn require_category_for(state: &AppState, user: &CurrentUser, category
 }
 
 async fn category_usable(state: &AppState, category_id: Uuid, include_unpublished: bool) -> Result<()> {
-    let usable: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM category WHERE id = $1 AND (published OR $2))")
-        .bind(category_id)
-        .bind(include_unpublished)
-        .fetch_one(&state.db)
-        .await?;
-    if usable { Ok(()) } else { Err(AppError::BadRequest("Category not found".into())) }
+    if categories::usable(&state.db, category_id, include_unpublished).await? {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest("Category not found".into()))
+    }
 }

@@ -10,16 +10,13 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{
-    crud::push_visibility,
-    shared::{RECORD_COLUMNS, RecordRead, RecordRow},
-};
+use super::shared::{IntoRead, RecordRead, visibility};
 use crate::{
-    auth::{Auth, roles::AnyRole},
-    domain::MediaType,
+    auth::{Auth, CurrentUser, roles::AnyRole},
+    db::records::{self, Bbox, Filter},
+    domain::{Location, MediaType},
     error::{AppError, Result},
     http::{
         ValidQuery, Validate, Validator,
@@ -186,13 +183,6 @@ pub struct DistanceResult {
     pub distance_km: f64,
 }
 
-#[derive(sqlx::FromRow)]
-struct DistanceRow {
-    #[sqlx(flatten)]
-    record: RecordRow,
-    distance_meters: f64,
-}
-
 fn wants_geojson(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("application/geo+json"))
 }
@@ -217,22 +207,9 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, category_id: Option<Uuid>, media_type: Option<MediaType>) {
-    if let Some(id) = category_id {
-        qb.push(" AND r.category_id = ").push_bind(id);
-    }
-    if let Some(m) = media_type {
-        qb.push(" AND r.media_type = ").push_bind(m);
-    }
-}
-
-/// The centre point as geography: `ST_MakePoint(lon, lat)` in SRID 4326.
-fn push_point(qb: &mut QueryBuilder<'_, Postgres>, latitude: f64, longitude: f64) {
-    qb.push("ST_SetSRID(ST_MakePoint(")
-        .push_bind(longitude)
-        .push("::float8, ")
-        .push_bind(latitude)
-        .push("::float8), 4326)::geography");
+/// The caller's visibility with the category and media filters every search takes.
+fn search_filter(user: &CurrentUser, category_id: Option<Uuid>, media_type: Option<MediaType>) -> Filter {
+    Filter { category_id, media_type, ..Filter::visible(visibility(user)) }
 }
 
 /// Records within a radius (metres) of a point, nearest first.
@@ -246,61 +223,14 @@ pub async fn nearby(
     ValidQuery(q): ValidQuery<NearbyQuery>,
 ) -> Result<Response> {
     let radius = q.distance_meters.or(q.radius).unwrap_or(DEFAULT_NEARBY_RADIUS_M);
-    let rows: Vec<DistanceRow> = match nearby_query(&q, &auth, radius, true).build_query_as().fetch_all(&state.db).await
-    {
-        Ok(rows) => rows,
-        // PostGIS's geography nearest-first walk can fail its own order check near the poles and
-        // the antimeridian; the measuring query is slower but always right.
-        Err(sqlx::Error::Database(e)) if e.message().contains("index returned tuples in wrong order") => {
-            nearby_query(&q, &auth, radius, false).build_query_as().fetch_all(&state.db).await?
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let filter = search_filter(&auth, q.category_id, q.media_type);
+    let centre = Location { latitude: q.latitude, longitude: q.longitude };
+    let rows = records::nearby(&state.db, &filter, centre, radius, q.skip, q.limit).await?;
     let records = rows.into_iter().map(|r| (r.record.into_read(&state.config), r.distance_meters));
     if wants_geojson(&headers) {
         return Ok(geojson(records.map(|(r, d)| feature(&r, Some(d))).collect()));
     }
     Ok(Json(records.map(|(r, _)| r).collect::<Vec<_>>()).into_response())
-}
-
-/// The nearby query. With `walk`, a nearest-first walk of the geography GiST index (`<->`),
-/// bounded by the circle's box and stopped after the page (much faster than measuring and
-/// sorting every record in the circle); it orders by sphere distance, so the outer query keeps
-/// exactly the records within `radius` metres (spheroid) and orders by that. Without `walk`, every
-/// record within the radius is measured and sorted.
-fn nearby_query<'a>(
-    q: &'a NearbyQuery,
-    auth: &crate::auth::CurrentUser,
-    radius: f64,
-    walk: bool,
-) -> QueryBuilder<'a, Postgres> {
-    let mut qb = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {RECORD_COLUMNS}, r.distance_meters FROM (SELECT r.*, ST_Distance(r.location::geography, "
-    ));
-    push_point(&mut qb, q.latitude, q.longitude);
-    if walk {
-        // The buffer is a polygon inscribed in the circle; 1% more keeps its box around the circle.
-        qb.push(") AS distance_meters FROM record r WHERE r.location::geography && ST_Buffer(");
-        push_point(&mut qb, q.latitude, q.longitude);
-        qb.push(", ").push_bind(radius * 1.01).push(")");
-    } else {
-        qb.push(
-            ") AS distance_meters FROM record r WHERE r.location IS NOT NULL AND ST_DWithin(r.location::geography, ",
-        );
-        push_point(&mut qb, q.latitude, q.longitude);
-        qb.push(", ").push_bind(radius).push(")");
-    }
-    push_visibility(&mut qb, auth);
-    push_filters(&mut qb, q.category_id, q.media_type);
-    if walk {
-        qb.push(" ORDER BY r.location::geography <-> ");
-        push_point(&mut qb, q.latitude, q.longitude);
-        qb.push(" LIMIT ").push_bind(q.skip.saturating_add(q.limit));
-    }
-    qb.push(") r WHERE r.distance_meters <= ").push_bind(radius);
-    qb.push(" ORDER BY r.distance_meters, r.created_at DESC, r.uid DESC LIMIT ").push_bind(q.limit);
-    qb.push(" OFFSET ").push_bind(q.skip);
-    qb
 }
 
 /// Records inside a latitude/longitude box, boundary included, newest first.
@@ -319,27 +249,9 @@ pub async fn bbox(
             "Invalid bounding box: min coordinates must be less than max coordinates".into(),
         ));
     }
-    // A box of latitude/longitude lines is planar in degrees, so it is tested on geometry (GiST
-    // index `idx_record_location`); ST_Intersects keeps points on the boundary.
-    let mut qb = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {RECORD_COLUMNS} FROM (SELECT r.* FROM record r \
-         WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope("
-    ));
-    qb.push_bind(q.min_lng)
-        .push("::float8, ")
-        .push_bind(q.min_lat)
-        .push("::float8, ")
-        .push_bind(q.max_lng)
-        .push("::float8, ")
-        .push_bind(q.max_lat)
-        .push("::float8, 4326))");
-    push_visibility(&mut qb, &auth);
-    push_filters(&mut qb, q.category_id, q.media_type);
-    qb.push(" ORDER BY r.created_at DESC, r.uid DESC LIMIT ").push_bind(q.limit);
-    qb.push(" OFFSET ").push_bind(q.skip);
-    // As in the list: response columns are computed for the page only.
-    qb.push(") r ORDER BY r.created_at DESC, r.uid DESC");
-    let rows: Vec<RecordRow> = qb.build_query_as().fetch_all(&state.db).await?;
+    let filter = search_filter(&auth, q.category_id, q.media_type);
+    let bbox = Bbox { min_lat: q.min_lat, min_lng: q.min_lng, max_lat: q.max_lat, max_lng: q.max_lng };
+    let rows = records::in_bbox(&state.db, &filter, bbox, q.skip, q.limit).await?;
     let records = rows.into_iter().map(|r| r.into_read(&state.config));
     if wants_geojson(&headers) {
         return Ok(geojson(records.map(|r| feature(&r, None)).collect()));
@@ -357,23 +269,9 @@ pub async fn distance(
     headers: HeaderMap,
     ValidQuery(q): ValidQuery<DistanceQuery>,
 ) -> Result<Response> {
-    let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS}, ST_Distance(r.location::geography, "));
-    push_point(&mut qb, q.latitude, q.longitude);
-    qb.push(") AS distance_meters FROM record r WHERE r.location IS NOT NULL");
-    if let Some(max) = q.max_distance_meters {
-        qb.push(" AND ST_DWithin(r.location::geography, ");
-        push_point(&mut qb, q.latitude, q.longitude);
-        qb.push(", ").push_bind(max).push(")");
-    }
-    push_visibility(&mut qb, &auth);
-    push_filters(&mut qb, q.category_id, q.media_type);
-    // `<->` on the indexed geography expression lets PostgreSQL walk the GiST index in distance
-    // order; the exact spheroid distance breaks ties.
-    qb.push(" ORDER BY r.location::geography <-> ");
-    push_point(&mut qb, q.latitude, q.longitude);
-    qb.push(", distance_meters, r.created_at DESC, r.uid DESC LIMIT ").push_bind(q.limit);
-    qb.push(" OFFSET ").push_bind(q.skip);
-    let rows: Vec<DistanceRow> = qb.build_query_as().fetch_all(&state.db).await?;
+    let filter = search_filter(&auth, q.category_id, q.media_type);
+    let centre = Location { latitude: q.latitude, longitude: q.longitude };
+    let rows = records::by_distance(&state.db, &filter, centre, q.max_distance_meters, q.skip, q.limit).await?;
     let results = rows.into_iter().map(|r| {
         let d = r.distance_meters;
         DistanceResult {

@@ -8,18 +8,21 @@ use uuid::Uuid;
 
 use super::{
     form::{FilePart, UploadBody, UploadFormSpec},
-    sessions::{UPLOAD_LOCK, USER_LOCK, busy, chunk_object_key, load_session, not_found},
-    spool::{Spooled, too_large},
+    sessions::{busy, chunk_object_key, load_session, not_found},
 };
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
+    db::uploads,
     error::{AppError, FieldError, Result},
     http::{
         Validate, Validator,
         limits::{FILE_NAME_MAX, TOTAL_CHUNKS_MAX},
     },
     state::AppState,
-    storage::objects::chunk_key,
+    storage::{
+        objects::chunk_key,
+        spool::{Spooled, too_large},
+    },
 };
 
 /// Answer of `POST /records/upload/chunk`.
@@ -105,11 +108,7 @@ struct ChunkWrite<'a> {
 /// sha256 of the chunk held at this index so far, if any.
 async fn check_chunk(state: &AppState, db: &mut PgConnection, w: &ChunkWrite<'_>) -> Result<Option<String>> {
     let (max_open, max_pending) = user_caps(state);
-    let owner: Option<Uuid> = sqlx::query_scalar("SELECT user_id FROM upload_session WHERE upload_uuid = $1")
-        .bind(w.upload_uuid)
-        .fetch_optional(&mut *db)
-        .await?;
-    match owner {
+    match uploads::owner(&mut *db, w.upload_uuid).await? {
         Some(owner) if owner != w.user.id => return Err(not_found()),
         Some(_) => {
             let session = load_session(&mut *db, w.user, w.upload_uuid).await?.ok_or_else(not_found)?;
@@ -124,11 +123,7 @@ async fn check_chunk(state: &AppState, db: &mut PgConnection, w: &ChunkWrite<'_>
             }
         }
         None if max_open > 0 => {
-            let open: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM upload_session WHERE user_id = $1 AND record_uid IS NULL")
-                    .bind(w.user.id)
-                    .fetch_one(&mut *db)
-                    .await?;
+            let open = uploads::open_count(&mut *db, w.user.id).await?;
             if open >= max_open {
                 return Err(AppError::TooManyRequests(format!(
                     "Too many unfinished uploads: finish or abandon one first (the limit is {max_open})"
@@ -138,16 +133,7 @@ async fn check_chunk(state: &AppState, db: &mut PgConnection, w: &ChunkWrite<'_>
         None => {}
     }
     // Bytes already held, leaving out the chunk this one replaces.
-    let (this_upload, all_open): (i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(sum(c.size) FILTER (WHERE c.upload_uuid = $2), 0)::bigint, COALESCE(sum(c.size), 0)::bigint
-         FROM upload_chunk c JOIN upload_session s USING (upload_uuid)
-         WHERE s.user_id = $1 AND s.record_uid IS NULL AND NOT (c.upload_uuid = $2 AND c.chunk_index = $3)",
-    )
-    .bind(w.user.id)
-    .bind(w.upload_uuid)
-    .bind(w.index)
-    .fetch_one(&mut *db)
-    .await?;
+    let (this_upload, all_open) = uploads::held_bytes(&mut *db, w.user.id, w.upload_uuid, w.index).await?;
     let max = state.config.uploads.max_file_size;
     if this_upload as u64 + w.spooled.size > max {
         return Err(too_large(max));
@@ -157,11 +143,7 @@ async fn check_chunk(state: &AppState, db: &mut PgConnection, w: &ChunkWrite<'_>
             "Too much unfinished upload data: finish or abandon an upload first (the limit is {max_pending} bytes)"
         )));
     }
-    let existing = sqlx::query_scalar("SELECT sha256 FROM upload_chunk WHERE upload_uuid = $1 AND chunk_index = $2")
-        .bind(w.upload_uuid)
-        .bind(w.index)
-        .fetch_optional(&mut *db)
-        .await?;
+    let existing = uploads::chunk_sha256(&mut *db, w.upload_uuid, w.index).await?;
     Ok(existing)
 }
 
@@ -170,11 +152,8 @@ async fn check_chunk(state: &AppState, db: &mut PgConnection, w: &ChunkWrite<'_>
 /// sha256 of the chunk it replaced, if any, and how many chunks the upload holds now.
 async fn record_chunk(state: &AppState, w: &ChunkWrite<'_>, stored: bool) -> Result<(Option<String>, i64)> {
     let mut tx = state.db.begin().await?;
-    sqlx::query(&format!("SELECT pg_advisory_xact_lock({USER_LOCK})")).bind(w.user.id).execute(&mut *tx).await?;
-    let shared: bool = sqlx::query_scalar(&format!("SELECT pg_try_advisory_xact_lock_shared({UPLOAD_LOCK})"))
-        .bind(w.upload_uuid)
-        .fetch_one(&mut *tx)
-        .await?;
+    uploads::lock_user_xact(&mut *tx, w.user.id).await?;
+    let shared = uploads::try_share_upload_xact(&mut *tx, w.upload_uuid).await?;
     if !shared {
         return Err(busy());
     }
@@ -183,33 +162,9 @@ async fn record_chunk(state: &AppState, w: &ChunkWrite<'_>, stored: bool) -> Res
         // The same bytes were held when this request began; they were replaced since.
         return Err(AppError::Conflict("The chunk changed while it was being sent; please send it again".into()));
     }
-    sqlx::query(
-        "INSERT INTO upload_session (upload_uuid, user_id, filename, total_chunks) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (upload_uuid) DO NOTHING",
-    )
-    .bind(w.upload_uuid)
-    .bind(w.user.id)
-    .bind(&w.filename)
-    .bind(w.total)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO upload_chunk (upload_uuid, chunk_index, size, sha256) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (upload_uuid, chunk_index) DO UPDATE SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, received_at = now()",
-    )
-    .bind(w.upload_uuid)
-    .bind(w.index)
-    .bind(w.spooled.size as i64)
-    .bind(&w.spooled.sha256)
-    .execute(&mut *tx)
-    .await?;
-    let received: i64 = sqlx::query_scalar(
-        "WITH touched AS (UPDATE upload_session SET updated_at = now() WHERE upload_uuid = $1)
-         SELECT count(*) FROM upload_chunk WHERE upload_uuid = $1",
-    )
-    .bind(w.upload_uuid)
-    .fetch_one(&mut *tx)
-    .await?;
+    uploads::open_session(&mut *tx, w.upload_uuid, w.user.id, &w.filename, w.total).await?;
+    uploads::put_chunk(&mut *tx, w.upload_uuid, w.index, w.spooled.size as i64, &w.spooled.sha256).await?;
+    let received = uploads::touch(&mut *tx, w.upload_uuid).await?;
     tx.commit().await?;
     Ok((previous, received))
 }
@@ -282,14 +237,7 @@ pub async fn upload_chunk(
 /// Removes a chunk object whose row was not written, unless a concurrent request with the same
 /// bytes recorded it meanwhile.
 async fn remove_unrecorded(state: &AppState, w: &ChunkWrite<'_>, key: &str) {
-    let recorded = sqlx::query_scalar::<_, bool>(
-        "SELECT EXISTS (SELECT 1 FROM upload_chunk WHERE upload_uuid = $1 AND chunk_index = $2 AND sha256 = $3)",
-    )
-    .bind(w.upload_uuid)
-    .bind(w.index)
-    .bind(&w.spooled.sha256)
-    .fetch_one(&state.db)
-    .await;
+    let recorded = uploads::chunk_recorded(&state.db, w.upload_uuid, w.index, &w.spooled.sha256).await;
     if let Ok(false) = recorded {
         state.storage.delete_quietly(key).await;
     }

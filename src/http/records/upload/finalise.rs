@@ -12,19 +12,19 @@ use uuid::Uuid;
 
 use super::{
     form::decode_file_name,
-    sessions::{SessionRow, UPLOAD_LOCK, busy, chunk_object_key, load_session, not_found},
-    spool::{Spooled, Spooler},
+    sessions::{SessionRow, busy, chunk_object_key, load_session, not_found},
     store::{UploadFields, object_key, store_upload},
 };
 use crate::{
     auth::CurrentUser,
+    db::{records::RecordRow, uploads},
     error::{AppError, Result},
-    http::records::{
-        crud::{insert_record, reload},
-        shared::RecordRow,
-    },
+    http::records::crud::{insert_record, reload},
     state::AppState,
-    storage::objects::{chunk_key, chunk_prefix},
+    storage::{
+        objects::{chunk_key, chunk_prefix},
+        spool::{Spooled, Spooler},
+    },
 };
 
 /// An upload's exclusive advisory lock, held on its own pooled connection. Released by
@@ -39,10 +39,7 @@ impl FinaliseLock {
     /// The lock, or `None` when a live finalise holds it.
     async fn try_take(state: &AppState, upload_uuid: Uuid) -> Result<Option<Self>> {
         let mut conn = state.db.acquire().await?;
-        let taken: bool = sqlx::query_scalar(&format!("SELECT pg_try_advisory_lock({UPLOAD_LOCK})"))
-            .bind(upload_uuid)
-            .fetch_one(&mut *conn)
-            .await?;
+        let taken = uploads::try_lock_upload(&mut *conn, upload_uuid).await?;
         Ok(taken.then_some(Self { conn: Some(conn), upload_uuid }))
     }
 
@@ -52,10 +49,7 @@ impl FinaliseLock {
 
     async fn release(mut self) {
         if let Some(mut conn) = self.conn.take() {
-            let unlocked = sqlx::query(&format!("SELECT pg_advisory_unlock({UPLOAD_LOCK})"))
-                .bind(self.upload_uuid)
-                .execute(&mut *conn)
-                .await;
+            let unlocked = uploads::unlock_upload(&mut *conn, self.upload_uuid).await;
             if unlocked.is_err() {
                 drop(conn.detach());
             }
@@ -143,16 +137,8 @@ async fn finalise_locked(
     // One transaction: the record, the session marked done, its chunk rows gone.
     let mut tx = sqlx::Connection::begin(&mut *db).await?;
     let written = async {
-        let row = insert_record(&mut *tx, &new).await?;
-        sqlx::query(
-            "UPDATE upload_session SET record_uid = $2, finalise_object_key = NULL, updated_at = now()
-             WHERE upload_uuid = $1",
-        )
-        .bind(upload_uuid)
-        .bind(row.uid())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM upload_chunk WHERE upload_uuid = $1").bind(upload_uuid).execute(&mut *tx).await?;
+        let row = insert_record(&mut tx, &new).await?;
+        uploads::mark_finalised(&mut tx, upload_uuid, row.uid).await?;
         Ok::<_, AppError>(row)
     }
     .await;
@@ -181,19 +167,16 @@ async fn finalise_locked(
 
 /// Copies the chunks, in order, into one spool file.
 async fn assemble(state: &AppState, db: &mut PgConnection, upload_uuid: Uuid, session: &SessionRow) -> Result<Spooled> {
-    let received: Vec<(i32, String)> =
-        sqlx::query_as("SELECT chunk_index, sha256 FROM upload_chunk WHERE upload_uuid = $1 ORDER BY chunk_index")
-            .bind(upload_uuid)
-            .fetch_all(db)
-            .await?;
+    let received = uploads::chunks(&mut *db, upload_uuid).await?;
     let missing: Vec<i32> =
-        (0..session.total_chunks).filter(|i| received.binary_search_by_key(i, |c| c.0).is_err()).collect();
+        (0..session.total_chunks).filter(|i| received.binary_search_by_key(i, |c| c.chunk_index).is_err()).collect();
     if !missing.is_empty() {
         let shown: Vec<String> = missing.iter().take(50).map(i32::to_string).collect();
         return Err(AppError::BadRequest(format!("Upload incomplete: missing chunks [{}]", shown.join(", "))));
     }
     let mut spooler = Spooler::new(state.config.uploads.max_file_size, state.config.uploads.upload_tmp_dir.as_deref())?;
-    for (index, sha256) in received.iter().filter(|c| c.0 < session.total_chunks) {
+    for chunk in received.iter().filter(|c| c.chunk_index < session.total_chunks) {
+        let (index, sha256) = (&chunk.chunk_index, &chunk.sha256);
         let read_error = |e: object_store::Error| {
             AppError::Internal(anyhow::Error::new(e).context(format!("reading chunk {index}")))
         };

@@ -28,7 +28,7 @@ use axum::{
 use futures::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 
-use super::spool::{Spooled, Spooler, too_large};
+use crate::storage::spool::{Spooled, Spooler, too_large};
 use crate::{
     error::{AppError, FieldError, Result},
     http::{Validate, Validator, extract::parse_pairs},

@@ -3,7 +3,7 @@
 //! `upload_uuid` and no file part).
 //!
 //! Bytes are never held whole in memory: the form is read as it streams in ([`form`]), the file
-//! spooled to a locked temporary file ([`spool`]) while it arrives (hashing it and enforcing
+//! spooled to a locked temporary file ([`crate::storage::spool`]) while it arrives (hashing it and enforcing
 //! `MAX_FILE_SIZE` → 413 on the way), checked against the declared media type (415), measured,
 //! then streamed to storage. The record row is written last, and the object is removed again if
 //! that fails, so a failure leaves neither a row nor an object. Chunks wait in object storage
@@ -14,14 +14,13 @@ pub mod chunks;
 pub mod finalise;
 pub mod form;
 pub mod sessions;
-pub mod spool;
 pub mod store;
 
 use axum::{Json, extract::State, http::StatusCode};
 
 pub use self::{
     chunks::{__path_upload_chunk, ChunkRequest, ChunkResponse, upload_chunk},
-    sessions::{__path_upload_status, UploadStatus, cleanup_abandoned_uploads, upload_status},
+    sessions::{__path_upload_status, UploadStatus, upload_status},
     store::{UploadForm, UploadRequest},
 };
 use self::{
@@ -31,15 +30,18 @@ use self::{
 use crate::{
     auth::{Auth, roles::AnyRole},
     error::{AppError, FieldError, Result},
-    http::records::{crud::insert_record, shared::RecordRead},
+    http::records::{
+        crud::insert_record,
+        shared::{IntoRead, RecordRead},
+    },
     state::AppState,
 };
 
 /// Direct upload (multipart with a `file` part), or finalisation of a chunked upload
 /// (`upload_uuid` without a file part, multipart or form-urlencoded). Answers 201 with the record.
 #[utoipa::path(post, path = "/api/v1/records/upload", tag = "records", security(("HTTPBearer" = [])),
-    request_body(content = UploadRequest, content_type = "multipart/form-data",
-        description = "A direct upload (`file`), or the end of a chunked upload (`upload_uuid`, no file; may also be form-urlencoded)"),
+    request_body(content((UploadRequest = "multipart/form-data"), (UploadRequest = "application/x-www-form-urlencoded")),
+        description = "A direct upload (multipart with `file`), or the end of a chunked upload (`upload_uuid`, no file; multipart or form-urlencoded)"),
     responses((status = 201, body = RecordRead), (status = 400, body = crate::error::ErrorDetail),
         (status = 403, body = crate::error::ErrorDetail), (status = 409, body = crate::error::ErrorDetail),
         (status = 413, body = crate::error::ErrorDetail), (status = 415, body = crate::error::ErrorDetail),
@@ -56,7 +58,7 @@ pub async fn upload(
         (Some(file), _) => {
             let name = file.client_name.or_else(|| fields.form.filename.clone());
             let new = store_upload(&state, &fields, &file.spooled, name, None).await?;
-            match insert_record(&state.db, &new).await {
+            match insert_record(&mut *state.db.acquire().await?, &new).await {
                 Ok(row) => row,
                 Err(e) => {
                     state.storage.delete_quietly(object_key(&new)).await;

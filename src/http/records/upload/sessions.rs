@@ -11,8 +11,6 @@
 //! Chunk objects are named after their content (`uploads/<upload>/<index>.<sha256>`): a chunk
 //! re-sent with other bytes gets a new object, so nothing a finalise is reading ever changes.
 
-use std::time::Duration;
-
 use axum::{
     Json,
     extract::{Path, State},
@@ -21,17 +19,14 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+pub(super) use crate::db::uploads::SessionRow;
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
+    db::uploads,
     error::{AppError, Result},
     state::AppState,
-    storage::objects::{chunk_key, chunk_prefix},
+    storage::objects::chunk_key,
 };
-
-/// The advisory lock key of an upload (a key space of its own: see `hashtextextended`).
-pub(super) const UPLOAD_LOCK: &str = "hashtextextended('corpus-te/upload/' || $1::text, 0)";
-/// The advisory lock key that serialises one user's chunk writes (for exact per-user caps).
-pub(super) const USER_LOCK: &str = "hashtextextended('corpus-te/upload-user/' || $1::text, 0)";
 
 pub(super) fn busy() -> AppError {
     AppError::Conflict("This upload is already being finalised".into())
@@ -46,17 +41,6 @@ pub(super) fn chunk_object_key(upload_uuid: Uuid, index: i32, sha256: &str) -> S
     format!("{}.{sha256}", chunk_key(upload_uuid, index))
 }
 
-#[derive(sqlx::FromRow)]
-pub(super) struct SessionRow {
-    pub(super) user_id: Uuid,
-    pub(super) filename: String,
-    pub(super) total_chunks: i32,
-    pub(super) record_uid: Option<Uuid>,
-    pub(super) finalise_object_key: Option<String>,
-}
-
-const SESSION_COLUMNS: &str = "user_id, filename, total_chunks, record_uid, finalise_object_key";
-
 /// The upload, if the caller owns it. Someone else's upload is answered like a missing one (as
 /// someone else's record is), so an upload id reveals nothing about its owner.
 pub(super) async fn load_session(
@@ -64,13 +48,7 @@ pub(super) async fn load_session(
     user: &CurrentUser,
     upload_uuid: Uuid,
 ) -> Result<Option<SessionRow>> {
-    let session = sqlx::query_as::<_, SessionRow>(&format!(
-        "SELECT {SESSION_COLUMNS} FROM upload_session WHERE upload_uuid = $1"
-    ))
-    .bind(upload_uuid)
-    .fetch_optional(db)
-    .await?;
-    Ok(session.filter(|s| s.user_id == user.id))
+    Ok(uploads::session(db, upload_uuid).await?.filter(|s| s.user_id == user.id))
 }
 
 /// What the server holds of a resumable upload.
@@ -107,12 +85,8 @@ pub async fn upload_status(
 ) -> Result<Json<UploadStatus>> {
     let upload_uuid = Uuid::parse_str(upload_uuid.trim()).map_err(|_| not_found())?;
     let session = load_session(&mut *state.db.acquire().await?, &auth, upload_uuid).await?.ok_or_else(not_found)?;
-    let chunks: Vec<(i32, i64)> =
-        sqlx::query_as("SELECT chunk_index, size FROM upload_chunk WHERE upload_uuid = $1 ORDER BY chunk_index")
-            .bind(upload_uuid)
-            .fetch_all(&state.db)
-            .await?;
-    let received: Vec<i32> = chunks.iter().map(|c| c.0).collect();
+    let chunks = uploads::chunks(&state.db, upload_uuid).await?;
+    let received: Vec<i32> = chunks.iter().map(|c| c.chunk_index).collect();
     let missing: Vec<i32> = if session.record_uid.is_some() {
         Vec::new()
     } else {
@@ -123,65 +97,14 @@ pub async fn upload_status(
         filename: session.filename,
         total_chunks: session.total_chunks,
         complete: missing.is_empty(),
-        received_bytes: chunks.iter().map(|c| c.1).sum(),
+        received_bytes: chunks.iter().map(|c| c.size).sum(),
         received_chunks: received,
         missing_chunks: missing,
         record_uid: session.record_uid,
     }))
 }
 
-/// Deletes resumable uploads untouched for longer than `older_than` (their chunk objects, the
-/// object of a finalise that died, and the rows), and the bookkeeping of finished ones. Records
-/// are never touched; an upload being finalised or written to is skipped. Returns how many
-/// uploads were removed.
-pub async fn cleanup_abandoned_uploads(state: &AppState, older_than: Duration) -> anyhow::Result<u64> {
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT upload_uuid FROM upload_session WHERE updated_at < now() - make_interval(secs => $1)",
-    )
-    .bind(older_than.as_secs_f64())
-    .fetch_all(&state.db)
-    .await?;
-    let mut removed = 0;
-    for id in ids {
-        let mut tx = state.db.begin().await?;
-        let locked: bool = sqlx::query_scalar(&format!("SELECT pg_try_advisory_xact_lock({UPLOAD_LOCK})"))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        if !locked {
-            continue;
-        }
-        // Still abandoned now that nothing else can touch it?
-        let row: Option<(Option<Uuid>, Option<String>)> = sqlx::query_as(
-            "SELECT record_uid, finalise_object_key FROM upload_session
-             WHERE upload_uuid = $1 AND updated_at < now() - make_interval(secs => $2)",
-        )
-        .bind(id)
-        .bind(older_than.as_secs_f64())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((record_uid, dead_finalise_key)) = row else { continue };
-        // Objects first: a row without objects is harmless, objects without a row are orphans.
-        state.storage.delete_prefix(&chunk_prefix(id)).await?;
-        if let (None, Some(key)) = (record_uid, dead_finalise_key) {
-            state.storage.delete(&key).await?;
-        }
-        removed += sqlx::query("DELETE FROM upload_session WHERE upload_uuid = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-    }
-    Ok(removed)
-}
-
 /// Notes on the session the key of the object a finalise is about to store.
 pub(super) async fn note_object_key(db: &mut PgConnection, upload_uuid: Uuid, key: &str) -> Result<()> {
-    sqlx::query("UPDATE upload_session SET finalise_object_key = $2 WHERE upload_uuid = $1")
-        .bind(upload_uuid)
-        .bind(key)
-        .execute(db)
-        .await?;
-    Ok(())
+    Ok(uploads::note_object_key(db, upload_uuid, key).await?)
 }

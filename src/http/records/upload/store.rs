@@ -7,19 +7,18 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{form::UploadFormSpec, sessions::note_object_key, spool::Spooled};
+use super::{form::UploadFormSpec, sessions::note_object_key};
+use crate::storage::spool::Spooled;
 use crate::{
     auth::CurrentUser,
+    db::records::{NewRecord, StoredFile},
     domain::{MediaType, RecordStatus},
     error::{AppError, Result},
     http::{
         Validate, Validator,
         extract::{NUL_MESSAGE, nul_location},
         limits::{FILE_NAME_MAX, RECORD_DESCRIPTION_MAX, RECORD_TITLE_MAX, TOTAL_CHUNKS_MAX},
-        records::{
-            crud::{NewRecord, StoredFile},
-            shared::{Location, check_extra_fields, check_lat_lon, require_category_for, resolve_owner},
-        },
+        records::shared::{Location, check_extra_fields, check_lat_lon, require_category_for, resolve_owner},
     },
     media,
     state::AppState,
@@ -190,7 +189,9 @@ pub(super) async fn store_upload(
         return Err(AppError::BadRequest("Empty file: the upload has no content".into()));
     }
     let form = &fields.form;
-    let sniffed = media::sniff(&spooled.prefix);
+    let sniffed = media::sniff_file(spooled.path(), &spooled.prefix, spooled.size)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("reading the spooled upload")))?;
     let ext = media::check(form.media_type, sniffed.as_ref(), client_name.as_deref())
         .map_err(|e| AppError::UnsupportedMediaType(format!("Unsupported file type: {e}")))?;
     let measured = match (form.media_type, sniffed) {

@@ -1,0 +1,669 @@
+//! Records: reading one or a page of them (with the caller's visibility and the client's filters),
+//! the spatial searches, creating, changing and deleting.
+//!
+//! Fixed statements are checked against the schema at build time (`query!`); the statements whose
+//! shape depends on the request (filters, partial updates) are built with one [`QueryBuilder`]
+//! each, from [`Filter`] and [`Changes`], and bind every value.
+//!
+//! The list and the spatial searches run as unnamed statements (`persistent(false)`), which
+//! PostgreSQL plans with the values of each call. A prepared statement would switch to a generic
+//! plan after five runs, and the best plan of these depends on the values: a box or circle
+//! holding most records wants the newest-first index walked and filtered, one holding few wants
+//! the spatial index. The generic plan picked one for all (a box over every record ran at 16
+//! requests/s instead of hundreds).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::domain::{Location, MediaType, RecordStatus, ReviewStatus};
+
+/// A `record` row as the service reads it (coordinates taken out of the geometry).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecordRow {
+    /// Id.
+    pub uid: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Category.
+    pub category_id: Uuid,
+    /// Status.
+    pub status: RecordStatus,
+    /// Whether a reviewer decided on it.
+    pub reviewed: bool,
+    /// The reviewer.
+    pub reviewed_by: Option<Uuid>,
+    /// When it was reviewed.
+    pub reviewed_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Media type.
+    pub media_type: MediaType,
+    /// URL stored by the original (records taken over from it may have no object key).
+    pub file_url: Option<String>,
+    /// The client's file name.
+    pub file_name: Option<String>,
+    /// Bytes.
+    pub file_size: Option<i64>,
+    /// Latitude of the location.
+    pub latitude: Option<f64>,
+    /// Longitude of the location.
+    pub longitude: Option<f64>,
+    /// Whole seconds of audio or video.
+    pub duration_seconds: Option<i32>,
+    /// The header claimed a duration the size cannot hold.
+    pub duration_implausible: bool,
+    /// Storage key of the record's object.
+    pub object_key: Option<String>,
+    /// Language.
+    pub language: Option<String>,
+    /// Release rights.
+    pub release_rights: Option<String>,
+    /// Client metadata.
+    pub metadata: Option<Value>,
+    /// SHA-256 of the stored bytes.
+    pub content_sha256: Option<String>,
+    /// Sniffed MIME type.
+    pub mime_type: Option<String>,
+    /// A reviewer's decision.
+    pub review_status: Option<ReviewStatus>,
+    /// The reviewer's note.
+    pub review_note: Option<String>,
+    /// The first earlier record with the same bytes.
+    pub duplicate_of: Option<Uuid>,
+}
+
+impl RecordRow {
+    /// The location, when both coordinates are there.
+    pub fn location(&self) -> Option<Location> {
+        Some(Location { latitude: self.latitude?, longitude: self.longitude? })
+    }
+}
+
+/// Columns of [`RecordRow`] for the statements built at run time, `FROM record r` (or a
+/// subquery named `r`).
+const RECORD_COLUMNS: &str = "r.uid, r.user_id, r.category_id, r.status, r.reviewed, r.reviewed_by, r.reviewed_at, \
+    r.created_at, r.updated_at, r.title, r.description, r.media_type, r.file_url, r.file_name, \
+    r.file_size, ST_Y(r.location) AS latitude, ST_X(r.location) AS longitude, r.duration_seconds, \
+    r.duration_implausible, r.object_key, r.language, r.release_rights, r.metadata, r.content_sha256, \
+    r.mime_type, r.review_status, r.review_note, r.duplicate_of";
+
+/// Which records a caller may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every record (reviewers and admins).
+    All,
+    /// Only the records this user owns (contributors).
+    OwnedBy(Uuid),
+}
+
+impl Visibility {
+    /// Whether a record owned by `owner` is visible.
+    pub fn sees(self, owner: Uuid) -> bool {
+        match self {
+            Visibility::All => true,
+            Visibility::OwnedBy(id) => id == owner,
+        }
+    }
+
+    /// The visible owner, or `None` for all.
+    fn owner(self) -> Option<Uuid> {
+        match self {
+            Visibility::All => None,
+            Visibility::OwnedBy(id) => Some(id),
+        }
+    }
+}
+
+/// What the lists and searches may be narrowed by, always within a [`Visibility`].
+#[derive(Debug, Clone)]
+pub struct Filter {
+    /// Who is asking.
+    pub visibility: Visibility,
+    /// Only this category.
+    pub category_id: Option<Uuid>,
+    /// Only this owner.
+    pub user_id: Option<Uuid>,
+    /// Only this media type.
+    pub media_type: Option<MediaType>,
+    /// Only this status.
+    pub status: Option<RecordStatus>,
+    /// Only reviewed or unreviewed records.
+    pub reviewed: Option<bool>,
+    /// Created at or after.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Only records with these bytes (lower-case hex SHA-256).
+    pub content_sha256: Option<String>,
+}
+
+impl Filter {
+    /// Every record `visibility` allows.
+    pub fn visible(visibility: Visibility) -> Self {
+        Filter {
+            visibility,
+            category_id: None,
+            user_id: None,
+            media_type: None,
+            status: None,
+            reviewed: None,
+            created_after: None,
+            created_before: None,
+            content_sha256: None,
+        }
+    }
+
+    /// Adds ` AND ...` for each condition to a statement whose record table is named `r`.
+    fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) {
+        if let Some(owner) = self.visibility.owner() {
+            qb.push(" AND r.user_id = ").push_bind(owner);
+        }
+        if let Some(id) = self.category_id {
+            qb.push(" AND r.category_id = ").push_bind(id);
+        }
+        if let Some(id) = self.user_id {
+            qb.push(" AND r.user_id = ").push_bind(id);
+        }
+        if let Some(m) = self.media_type {
+            qb.push(" AND r.media_type = ").push_bind(m);
+        }
+        if let Some(s) = &self.status {
+            qb.push(" AND r.status = ").push_bind(s.clone());
+        }
+        if let Some(reviewed) = self.reviewed {
+            qb.push(" AND r.reviewed = ").push_bind(reviewed);
+        }
+        if let Some(at) = self.created_after {
+            qb.push(" AND r.created_at >= ").push_bind(at);
+        }
+        if let Some(at) = self.created_before {
+            qb.push(" AND r.created_at < ").push_bind(at);
+        }
+        if let Some(hash) = &self.content_sha256 {
+            qb.push(" AND r.content_sha256 = ").push_bind(hash.clone());
+        }
+    }
+}
+
+/// Which page of a newest-first list.
+#[derive(Debug, Clone, Copy)]
+pub enum Page {
+    /// `limit` records after skipping `skip`.
+    Offset {
+        /// Records to skip.
+        skip: i64,
+        /// Page size.
+        limit: i64,
+    },
+    /// `limit` records older than the record with this sort key (keyset).
+    After {
+        /// Creation time of the last record of the previous page.
+        created_at: DateTime<Utc>,
+        /// Its id.
+        uid: Uuid,
+        /// Page size.
+        limit: i64,
+    },
+}
+
+/// One record by id, whoever owns it.
+#[tracing::instrument(skip_all)]
+pub async fn get(db: impl PgExecutor<'_>, uid: Uuid) -> sqlx::Result<Option<RecordRow>> {
+    sqlx::query_as!(
+        RecordRow,
+        r#"SELECT uid, user_id, category_id, status AS "status: RecordStatus", reviewed, reviewed_by, reviewed_at,
+               created_at, updated_at, title, description, media_type AS "media_type: MediaType", file_url,
+               file_name, file_size, ST_Y(location) AS latitude, ST_X(location) AS longitude, duration_seconds,
+               duration_implausible, object_key, language, release_rights, metadata,
+               content_sha256::text AS content_sha256, mime_type,
+               review_status AS "review_status: ReviewStatus", review_note, duplicate_of
+           FROM record WHERE uid = $1"#,
+        uid
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// One record by id, when `visibility` lets the caller see it.
+pub async fn get_visible(
+    db: impl PgExecutor<'_>,
+    uid: Uuid,
+    visibility: Visibility,
+) -> sqlx::Result<Option<RecordRow>> {
+    Ok(get(db, uid).await?.filter(|row| visibility.sees(row.user_id)))
+}
+
+/// Records by id, oldest first (ids that do not exist are left out).
+#[tracing::instrument(skip_all)]
+pub async fn get_many(db: impl PgExecutor<'_>, uids: &[Uuid]) -> sqlx::Result<Vec<RecordRow>> {
+    sqlx::query_as!(
+        RecordRow,
+        r#"SELECT uid, user_id, category_id, status AS "status: RecordStatus", reviewed, reviewed_by, reviewed_at,
+               created_at, updated_at, title, description, media_type AS "media_type: MediaType", file_url,
+               file_name, file_size, ST_Y(location) AS latitude, ST_X(location) AS longitude, duration_seconds,
+               duration_implausible, object_key, language, release_rights, metadata,
+               content_sha256::text AS content_sha256, mime_type,
+               review_status AS "review_status: ReviewStatus", review_note, duplicate_of
+           FROM record WHERE uid = ANY($1) ORDER BY created_at, uid"#,
+        uids
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A page of the records `filter` selects, newest first.
+#[tracing::instrument(skip_all)]
+pub async fn list(db: impl PgExecutor<'_>, filter: &Filter, page: Page) -> sqlx::Result<Vec<RecordRow>> {
+    // The page is chosen on plain rows; the response columns (coordinates, ...) are computed
+    // for the page only, not for every row an OFFSET skips.
+    let mut qb =
+        QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS} FROM (SELECT r.* FROM record r WHERE TRUE"));
+    filter.push(&mut qb);
+    match page {
+        Page::After { created_at, uid, limit } => {
+            qb.push(" AND (r.created_at, r.uid) < (").push_bind(created_at).push(", ").push_bind(uid).push(")");
+            qb.push(" ORDER BY r.created_at DESC, r.uid DESC LIMIT ").push_bind(limit);
+        }
+        Page::Offset { skip, limit } => {
+            qb.push(" ORDER BY r.created_at DESC, r.uid DESC LIMIT ").push_bind(limit);
+            qb.push(" OFFSET ").push_bind(skip);
+        }
+    }
+    qb.push(") r ORDER BY r.created_at DESC, r.uid DESC");
+    qb.build_query_as().persistent(false).fetch_all(db).await
+}
+
+/// A latitude/longitude box (degrees), boundary included.
+#[derive(Debug, Clone, Copy)]
+pub struct Bbox {
+    /// South edge.
+    pub min_lat: f64,
+    /// West edge.
+    pub min_lng: f64,
+    /// North edge.
+    pub max_lat: f64,
+    /// East edge.
+    pub max_lng: f64,
+}
+
+/// Records inside `bbox`, newest first.
+#[tracing::instrument(skip_all)]
+pub async fn in_bbox(
+    db: impl PgExecutor<'_>,
+    filter: &Filter,
+    bbox: Bbox,
+    skip: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<RecordRow>> {
+    // A box of latitude/longitude lines is planar in degrees, so it is tested on geometry (GiST
+    // index `idx_record_location`); ST_Intersects keeps points on the boundary.
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {RECORD_COLUMNS} FROM (SELECT r.* FROM record r \
+         WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope("
+    ));
+    qb.push_bind(bbox.min_lng)
+        .push("::float8, ")
+        .push_bind(bbox.min_lat)
+        .push("::float8, ")
+        .push_bind(bbox.max_lng)
+        .push("::float8, ")
+        .push_bind(bbox.max_lat)
+        .push("::float8, 4326))");
+    filter.push(&mut qb);
+    qb.push(" ORDER BY r.created_at DESC, r.uid DESC LIMIT ").push_bind(limit);
+    qb.push(" OFFSET ").push_bind(skip);
+    // As in the list: response columns are computed for the page only.
+    qb.push(") r ORDER BY r.created_at DESC, r.uid DESC");
+    qb.build_query_as().persistent(false).fetch_all(db).await
+}
+
+/// A record with its distance from a point.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Distant {
+    /// The record.
+    #[sqlx(flatten)]
+    pub record: RecordRow,
+    /// Metres from the point, on the WGS84 spheroid.
+    pub distance_meters: f64,
+}
+
+/// The point as geography: `ST_MakePoint(lon, lat)` in SRID 4326.
+fn push_point(qb: &mut QueryBuilder<'_, Postgres>, point: Location) {
+    qb.push("ST_SetSRID(ST_MakePoint(")
+        .push_bind(point.longitude)
+        .push("::float8, ")
+        .push_bind(point.latitude)
+        .push("::float8), 4326)::geography");
+}
+
+/// Records within `radius` metres of `centre`, nearest first.
+#[tracing::instrument(skip_all)]
+pub async fn nearby(
+    db: impl PgExecutor<'_> + Copy,
+    filter: &Filter,
+    centre: Location,
+    radius: f64,
+    skip: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Distant>> {
+    match nearby_query(filter, centre, radius, skip, limit, true).build_query_as().persistent(false).fetch_all(db).await
+    {
+        // PostGIS's geography nearest-first walk can fail its own order check near the poles and
+        // the antimeridian; the measuring query is slower but always right.
+        Err(sqlx::Error::Database(e)) if e.message().contains("index returned tuples in wrong order") => {
+            nearby_query(filter, centre, radius, skip, limit, false)
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(db)
+                .await
+        }
+        rows => rows,
+    }
+}
+
+/// The nearby query. With `walk`, a nearest-first walk of the geography GiST index (`<->`),
+/// bounded by the circle's box and stopped after the page (much faster than measuring and
+/// sorting every record in the circle); it orders by sphere distance, so the outer query keeps
+/// exactly the records within `radius` metres (spheroid) and orders by that. Without `walk`, every
+/// record within the radius is measured and sorted.
+fn nearby_query<'a>(
+    filter: &'a Filter,
+    centre: Location,
+    radius: f64,
+    skip: i64,
+    limit: i64,
+    walk: bool,
+) -> QueryBuilder<'a, Postgres> {
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {RECORD_COLUMNS}, r.distance_meters FROM (SELECT r.*, ST_Distance(r.location::geography, "
+    ));
+    push_point(&mut qb, centre);
+    if walk {
+        // The buffer is a polygon inscribed in the circle; 1% more keeps its box around the circle.
+        qb.push(") AS distance_meters FROM record r WHERE r.location::geography && ST_Buffer(");
+        push_point(&mut qb, centre);
+        qb.push(", ").push_bind(radius * 1.01).push(")");
+    } else {
+        qb.push(
+            ") AS distance_meters FROM record r WHERE r.location IS NOT NULL AND ST_DWithin(r.location::geography, ",
+        );
+        push_point(&mut qb, centre);
+        qb.push(", ").push_bind(radius).push(")");
+    }
+    filter.push(&mut qb);
+    if walk {
+        qb.push(" ORDER BY r.location::geography <-> ");
+        push_point(&mut qb, centre);
+        qb.push(" LIMIT ").push_bind(skip.saturating_add(limit));
+    }
+    qb.push(") r WHERE r.distance_meters <= ").push_bind(radius);
+    qb.push(" ORDER BY r.distance_meters, r.created_at DESC, r.uid DESC LIMIT ").push_bind(limit);
+    qb.push(" OFFSET ").push_bind(skip);
+    qb
+}
+
+/// Located records by distance from `centre`, optionally within `max_distance` metres.
+#[tracing::instrument(skip_all)]
+pub async fn by_distance(
+    db: impl PgExecutor<'_>,
+    filter: &Filter,
+    centre: Location,
+    max_distance: Option<f64>,
+    skip: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Distant>> {
+    let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS}, ST_Distance(r.location::geography, "));
+    push_point(&mut qb, centre);
+    qb.push(") AS distance_meters FROM record r WHERE r.location IS NOT NULL");
+    if let Some(max) = max_distance {
+        qb.push(" AND ST_DWithin(r.location::geography, ");
+        push_point(&mut qb, centre);
+        qb.push(", ").push_bind(max).push(")");
+    }
+    filter.push(&mut qb);
+    // `<->` on the indexed geography expression lets PostgreSQL walk the GiST index in distance
+    // order; the exact spheroid distance breaks ties.
+    qb.push(" ORDER BY r.location::geography <-> ");
+    push_point(&mut qb, centre);
+    qb.push(", distance_meters, r.created_at DESC, r.uid DESC LIMIT ").push_bind(limit);
+    qb.push(" OFFSET ").push_bind(skip);
+    qb.build_query_as().persistent(false).fetch_all(db).await
+}
+
+/// The fields of a new record, shared by JSON create and uploads.
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    /// Id (chosen before the object is stored, as it names the object).
+    pub uid: Uuid,
+    /// Owner.
+    pub user_id: Uuid,
+    /// Category.
+    pub category_id: Uuid,
+    /// Status.
+    pub status: RecordStatus,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Media type.
+    pub media_type: MediaType,
+    /// Location.
+    pub location: Option<Location>,
+    /// Language.
+    pub language: Option<String>,
+    /// Release rights.
+    pub release_rights: Option<String>,
+    /// Client metadata.
+    pub metadata: Option<Value>,
+    /// Stored file facts, when there is a file.
+    pub file: Option<StoredFile>,
+}
+
+/// Facts about a stored object.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    /// Storage key.
+    pub key: String,
+    /// File name recorded for the client.
+    pub file_name: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Sniffed MIME type.
+    pub mime_type: Option<String>,
+    /// Whole seconds of audio/video.
+    pub duration_seconds: Option<i32>,
+    /// The file's header claimed a duration its size cannot hold (`duration_seconds` is then
+    /// unknown).
+    pub duration_implausible: bool,
+}
+
+/// Inserts a record and reads it back. Fails on `record_category_id_fkey` and
+/// `record_user_id_fkey` when the category or the owner does not exist.
+#[tracing::instrument(skip_all)]
+pub async fn insert(db: &mut PgConnection, r: &NewRecord) -> sqlx::Result<RecordRow> {
+    let file = r.file.as_ref();
+    sqlx::query!(
+        "INSERT INTO record (uid, user_id, category_id, status, reviewed, title, description, media_type, location,
+             language, release_rights, metadata, object_key, file_name, file_size, content_sha256, mime_type,
+             duration_seconds, duration_implausible)
+         VALUES ($1, $2, $3, $4, false, $5, $6, $7,
+             CASE WHEN $8::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint($9::float8, $8::float8), 4326) END,
+             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+        r.uid,
+        r.user_id,
+        r.category_id,
+        r.status.as_str(),
+        r.title,
+        r.description,
+        r.media_type as MediaType,
+        r.location.map(|l| l.latitude),
+        r.location.map(|l| l.longitude),
+        r.language,
+        r.release_rights,
+        r.metadata,
+        file.map(|f| f.key.as_str()),
+        file.map(|f| f.file_name.as_str()),
+        file.map(|f| f.size),
+        file.map(|f| f.sha256.as_str()),
+        file.and_then(|f| f.mime_type.as_deref()),
+        file.and_then(|f| f.duration_seconds),
+        file.is_some_and(|f| f.duration_implausible),
+    )
+    .execute(&mut *db)
+    .await?;
+    get(db, r.uid).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Records the sample file generated for a record (status `generated`).
+#[tracing::instrument(skip_all)]
+pub async fn attach_generated_file(db: &mut PgConnection, uid: Uuid, file: &StoredFile) -> sqlx::Result<RecordRow> {
+    sqlx::query!(
+        "UPDATE record SET status = $2, object_key = $3, file_name = $4, file_size = $5, content_sha256 = $6,
+             mime_type = $7
+         WHERE uid = $1",
+        uid,
+        RecordStatus::Generated.as_str(),
+        file.key,
+        file.file_name,
+        file.size,
+        file.sha256,
+        file.mime_type,
+    )
+    .execute(&mut *db)
+    .await?;
+    get(db, uid).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Sets a record's status.
+#[tracing::instrument(skip_all)]
+pub async fn set_status(db: &mut PgConnection, uid: Uuid, status: &RecordStatus) -> sqlx::Result<Option<RecordRow>> {
+    let updated = sqlx::query!("UPDATE record SET status = $2 WHERE uid = $1", uid, status.as_str())
+        .execute(&mut *db)
+        .await?
+        .rows_affected();
+    if updated == 0 { Ok(None) } else { get(db, uid).await }
+}
+
+/// A review decision set through a record update.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ReviewedChange {
+    /// Marked reviewed by this user now, with this decision when the new status is one.
+    Reviewed {
+        /// The reviewer.
+        by: Uuid,
+        /// `approved` or `rejected`, when the status says so.
+        decision: Option<ReviewStatus>,
+    },
+    /// Marked unreviewed: the review fields are cleared.
+    Unreviewed,
+}
+
+/// The fields a record update sets; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    /// New title.
+    pub title: Option<String>,
+    /// New description (`Some(None)` clears it).
+    pub description: Option<Option<String>>,
+    /// New media type.
+    pub media_type: Option<MediaType>,
+    /// New location (`Some(None)` clears it).
+    pub location: Option<Option<Location>>,
+    /// New language.
+    pub language: Option<Option<String>>,
+    /// New release rights.
+    pub release_rights: Option<Option<String>>,
+    /// New metadata.
+    pub metadata: Option<Option<Value>>,
+    /// New status.
+    pub status: Option<RecordStatus>,
+    /// Review stamp.
+    pub reviewed: Option<ReviewedChange>,
+}
+
+/// Applies `changes` to a record and reads it back (`None` when it does not exist). Marking it
+/// reviewed also ends any review claim on it.
+#[tracing::instrument(skip_all)]
+pub async fn update(db: &mut PgConnection, uid: Uuid, changes: &Changes) -> sqlx::Result<Option<RecordRow>> {
+    let mut qb = QueryBuilder::<Postgres>::new("UPDATE record r SET updated_at = r.updated_at");
+    if let Some(title) = &changes.title {
+        qb.push(", title = ").push_bind(title.clone());
+    }
+    if let Some(description) = &changes.description {
+        qb.push(", description = ").push_bind(description.clone());
+    }
+    if let Some(media_type) = changes.media_type {
+        qb.push(", media_type = ").push_bind(media_type);
+    }
+    match changes.location {
+        Some(Some(p)) => {
+            qb.push(", location = ST_SetSRID(ST_MakePoint(")
+                .push_bind(p.longitude)
+                .push("::float8, ")
+                .push_bind(p.latitude)
+                .push("::float8), 4326)");
+        }
+        Some(None) => {
+            qb.push(", location = NULL");
+        }
+        None => {}
+    }
+    if let Some(language) = &changes.language {
+        qb.push(", language = ").push_bind(language.clone());
+    }
+    if let Some(rights) = &changes.release_rights {
+        qb.push(", release_rights = ").push_bind(rights.clone());
+    }
+    if let Some(metadata) = &changes.metadata {
+        qb.push(", metadata = ").push_bind(metadata.clone());
+    }
+    if let Some(status) = &changes.status {
+        qb.push(", status = ").push_bind(status.clone());
+    }
+    match changes.reviewed {
+        Some(ReviewedChange::Reviewed { by, decision }) => {
+            qb.push(", reviewed = true, reviewed_by = ")
+                .push_bind(by)
+                .push(", reviewed_at = now(), review_status = COALESCE(")
+                .push_bind(decision)
+                .push(", r.review_status)");
+        }
+        Some(ReviewedChange::Unreviewed) => {
+            qb.push(
+                ", reviewed = false, reviewed_by = NULL, reviewed_at = NULL, review_status = NULL, review_note = NULL",
+            );
+        }
+        None => {}
+    }
+    qb.push(" WHERE r.uid = ").push_bind(uid);
+    if qb.build().execute(&mut *db).await?.rows_affected() == 0 {
+        return Ok(None);
+    }
+    if matches!(changes.reviewed, Some(ReviewedChange::Reviewed { .. })) {
+        end_review_claim(&mut *db, uid).await?;
+    }
+    get(db, uid).await
+}
+
+/// Deletes a record; returns `Some(object key)` when it existed.
+#[tracing::instrument(skip_all)]
+pub async fn delete(db: impl PgExecutor<'_>, uid: Uuid) -> sqlx::Result<Option<Option<String>>> {
+    sqlx::query_scalar!("DELETE FROM record WHERE uid = $1 RETURNING object_key", uid).fetch_optional(db).await
+}
+
+/// Ends the review claim on a record, if any (a decision was recorded; see [`super::review`]).
+#[tracing::instrument(skip_all)]
+pub async fn end_review_claim(db: impl PgExecutor<'_>, uid: Uuid) -> sqlx::Result<()> {
+    sqlx::query!("DELETE FROM review_claim WHERE record_uid = $1", uid).execute(db).await?;
+    Ok(())
+}
