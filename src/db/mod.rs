@@ -85,6 +85,13 @@ pub async fn ping(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {
     Ok(())
 }
 
+/// The server's `server_version_num` (`150020` for 15.20), on any database of the server.
+#[tracing::instrument(skip_all)]
+pub async fn server_version_num(db: impl sqlx::PgExecutor<'_>) -> anyhow::Result<i32> {
+    let raw: String = sqlx::query_scalar("SELECT current_setting('server_version_num')").fetch_one(db).await?;
+    Ok(raw.trim().parse()?)
+}
+
 /// The database name the options point at.
 pub fn database_name(options: &PgConnectOptions) -> String {
     options.get_database().unwrap_or("postgres").to_owned()

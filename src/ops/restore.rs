@@ -216,9 +216,9 @@ pub async fn execute(config: &Config, plan: &RestorePlan, progress: Progress) ->
     let started = Instant::now();
     let server_version_num: i32 = {
         let mut conn = db::init::connect_maintenance(&options).await?;
-        let v: String = sqlx::query_scalar("SELECT current_setting('server_version_num')").fetch_one(&mut conn).await?;
+        let version = db::server_version_num(&mut conn).await.context("reading the server's version");
         let _ = conn.close().await;
-        v.trim().parse().context("reading the server's version")?
+        version?
     };
     let tools = pgtools::find(pgtools::server_major(server_version_num)).await?;
 
