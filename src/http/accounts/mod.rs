@@ -2,10 +2,12 @@
 //! (upstream-api.md §4, §6.1-§6.4), with the access rules of [`crate::auth::policy`].
 
 mod auth;
+mod contributions;
 pub mod dto;
 mod otp;
 mod roles;
 mod shared;
+mod user_roles;
 mod users;
 
 use axum::{
@@ -47,12 +49,12 @@ pub fn router() -> Router<AppState> {
         )
         .route("/users/{user_id}/last-login", axum::routing::patch(users::update_last_login))
         .route("/users/{user_id}/change-password", put(users::change_password))
-        .route("/users/{user_id}/with-roles", get(users::get_user_with_roles))
-        .route("/users/{user_id}/roles", get(users::get_user_roles).post(users::replace_user_roles))
-        .route("/users/{user_id}/roles/add", put(users::add_user_role))
-        .route("/users/{user_id}/roles/{role_id}", axum::routing::delete(users::remove_user_role))
-        .route("/users/{user_id}/contributions", get(users::get_contributions))
-        .route("/users/{user_id}/contributions/{media_type}", get(users::get_contributions_by_media_type))
+        .route("/users/{user_id}/with-roles", get(user_roles::get_user_with_roles))
+        .route("/users/{user_id}/roles", get(user_roles::get_user_roles).post(user_roles::replace_user_roles))
+        .route("/users/{user_id}/roles/add", put(user_roles::add_user_role))
+        .route("/users/{user_id}/roles/{role_id}", axum::routing::delete(user_roles::remove_user_role))
+        .route("/users/{user_id}/contributions", get(contributions::get_contributions))
+        .route("/users/{user_id}/contributions/{media_type}", get(contributions::get_contributions_by_media_type))
 }
 
 /// OpenAPI paths and schemas of the accounts area.
@@ -91,13 +93,13 @@ pub fn router() -> Router<AppState> {
         users::update_last_login,
         users::change_password,
         users::delete_user,
-        users::get_user_with_roles,
-        users::get_user_roles,
-        users::replace_user_roles,
-        users::add_user_role,
-        users::remove_user_role,
-        users::get_contributions,
-        users::get_contributions_by_media_type,
+        user_roles::get_user_with_roles,
+        user_roles::get_user_roles,
+        user_roles::replace_user_roles,
+        user_roles::add_user_role,
+        user_roles::remove_user_role,
+        contributions::get_contributions,
+        contributions::get_contributions_by_media_type,
     ),
     components(schemas(
         accounts::UserRecord,

@@ -1,5 +1,4 @@
-//! Users: listing, public sign-up, profile updates, deletion, role assignment and contribution
-//! summaries.
+//! Users: listing, public sign-up, profile updates, password changes and deletion.
 
 use axum::{
     Json,
@@ -7,28 +6,25 @@ use axum::{
     http::StatusCode,
 };
 use chrono::Utc;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::{
     dto::{
-        AddRoleQuery, ContributionFilterRead, ContributionItem, ContributionRead, ContributionsByMediaType,
         LastLoginRequest, MessageResponse, UserCreateRequest, UserListQuery, UserPasswordChangeRequest,
-        UserUpdateRequest, UserWithRoles, normalize_email,
+        UserUpdateRequest, normalize_email,
     },
-    shared::{change_own_password, path_int, path_uuid, require_self_or, user_not_found, user_with_roles},
+    shared::{change_own_password, path_uuid, require_self_or, user_not_found},
 };
 use crate::{
     auth::{
         Auth, CurrentUser, OptionalUser, RoleSet, password,
-        roles::{AdminOnly, AdminOrReviewer, UsersCreate, UsersDelete, UsersRead, UsersUpdate},
+        roles::{AdminOnly, AdminOrReviewer, UsersDelete, UsersRead, UsersUpdate},
     },
     db::{
-        accounts::{self, RoleRecord, UserChanges, UserRecord},
-        contributions, users,
+        accounts::{self, UserChanges, UserRecord},
+        users,
     },
-    domain::MediaType,
-    error::{AppError, ErrorDetail, FieldError, Result, ResultExt, ValidationErrorBody},
+    error::{AppError, ErrorDetail, Result, ResultExt, ValidationErrorBody},
     http::{ValidJson, ValidQuery},
     state::AppState,
 };
@@ -66,7 +62,7 @@ pub async fn list_users(
     Ok(Json(rows.into_iter().map(display_name).collect()))
 }
 
-fn dedup(ids: &[i32]) -> Vec<i32> {
+pub(super) fn dedup(ids: &[i32]) -> Vec<i32> {
     let mut out: Vec<i32> = Vec::with_capacity(ids.len());
     for id in ids {
         if !out.contains(id) {
@@ -348,27 +344,6 @@ pub async fn delete_user(
     Ok(Json(MessageResponse::new(format!("User {} deleted successfully", user.name))))
 }
 
-/// A user with their roles (admins, reviewers, and the user themself).
-#[utoipa::path(
-    get, path = "/api/v1/users/{user_id}/with-roles", tag = "users",
-    security(("HTTPBearer" = [])),
-    params(("user_id" = Uuid, Path, description = "User id")),
-    responses(
-        (status = 200, description = "The user with roles", body = UserWithRoles),
-        (status = 403, description = "Not allowed", body = ErrorDetail),
-        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
-    )
-)]
-pub async fn get_user_with_roles(
-    State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(user_id): Path<String>,
-) -> Result<Json<UserWithRoles>> {
-    let user_id = path_uuid("user_id", &user_id)?;
-    require_self_or::<UsersRead>(&caller, user_id)?;
-    Ok(Json(user_with_roles(&state, user_id).await?))
-}
-
 /// The user a phone number designates (any form: `9000000001`, `+919000000001`, `%2B91...`).
 #[utoipa::path(
     get, path = "/api/v1/users/phone/{phone}", tag = "users",
@@ -389,206 +364,4 @@ pub async fn get_user_by_phone(
         .await?
         .ok_or_else(|| AppError::NotFound(format!("User with phone {phone} not found")))?;
     Ok(Json(user))
-}
-
-/// A user's roles (admins, reviewers, and the user themself).
-#[utoipa::path(
-    get, path = "/api/v1/users/{user_id}/roles", tag = "users",
-    security(("HTTPBearer" = [])),
-    params(("user_id" = Uuid, Path, description = "User id")),
-    responses(
-        (status = 200, description = "Roles", body = [RoleRecord]),
-        (status = 403, description = "Not allowed", body = ErrorDetail),
-        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
-    )
-)]
-pub async fn get_user_roles(
-    State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(user_id): Path<String>,
-) -> Result<Json<Vec<RoleRecord>>> {
-    let user_id = path_uuid("user_id", &user_id)?;
-    require_self_or::<UsersRead>(&caller, user_id)?;
-    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
-    Ok(Json(accounts::roles_of(&state.db, user_id).await?))
-}
-
-/// Replaces a user's roles with a JSON array of role ids (duplicates ignored); effective on the
-/// user's next request.
-#[utoipa::path(
-    post, path = "/api/v1/users/{user_id}/roles", tag = "users",
-    security(("HTTPBearer" = [])),
-    params(("user_id" = Uuid, Path, description = "User id")),
-    request_body = Vec<i32>,
-    responses(
-        (status = 200, description = "The user's roles now", body = [RoleRecord]),
-        (status = 400, description = "`Role with id {id} not found`", body = ErrorDetail),
-        (status = 403, description = "Not an admin", body = ErrorDetail),
-        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
-        (status = 422, description = "Not an array of integers", body = ValidationErrorBody),
-    )
-)]
-pub async fn replace_user_roles(
-    State(state): State<AppState>,
-    caller: Auth<UsersCreate>,
-    Path(user_id): Path<String>,
-    ValidJson(role_ids): ValidJson<Vec<i32>>,
-) -> Result<Json<Vec<RoleRecord>>> {
-    let user_id = path_uuid("user_id", &user_id)?;
-    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
-    let ids = dedup(&role_ids);
-    if let Some(missing) = accounts::first_missing_role(&state.db, &ids).await? {
-        return Err(AppError::BadRequest(format!("Role with id {missing} not found")));
-    }
-    let mut tx = state.db.begin().await?;
-    users::replace_roles(&mut tx, user_id, &ids).await?;
-    tx.commit().await?;
-    tracing::info!(user_id = %user_id, admin_id = %caller.id, roles = ?ids, "roles replaced");
-    Ok(Json(accounts::roles_of(&state.db, user_id).await?))
-}
-
-/// Adds one role to a user.
-#[utoipa::path(
-    put, path = "/api/v1/users/{user_id}/roles/add", tag = "users",
-    security(("HTTPBearer" = [])),
-    params(("user_id" = Uuid, Path, description = "User id"), AddRoleQuery),
-    responses(
-        (status = 200, description = "The user's roles now", body = [RoleRecord]),
-        (status = 400, description = "`Role with id {id} not found`", body = ErrorDetail),
-        (status = 403, description = "Not an admin", body = ErrorDetail),
-        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
-        (status = 422, description = "`role_id` missing or not an integer", body = ValidationErrorBody),
-    )
-)]
-pub async fn add_user_role(
-    State(state): State<AppState>,
-    caller: Auth<UsersUpdate>,
-    Path(user_id): Path<String>,
-    ValidQuery(query): ValidQuery<AddRoleQuery>,
-) -> Result<Json<Vec<RoleRecord>>> {
-    let user_id = path_uuid("user_id", &user_id)?;
-    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
-    if accounts::get_role(&state.db, query.role_id).await?.is_none() {
-        return Err(AppError::BadRequest(format!("Role with id {} not found", query.role_id)));
-    }
-    users::add_roles(&state.db, user_id, &[query.role_id]).await?;
-    tracing::info!(user_id = %user_id, admin_id = %caller.id, role_id = query.role_id, "role added");
-    Ok(Json(accounts::roles_of(&state.db, user_id).await?))
-}
-
-/// Removes one role from a user (no-op when the user does not hold it).
-#[utoipa::path(
-    delete, path = "/api/v1/users/{user_id}/roles/{role_id}", tag = "users",
-    security(("HTTPBearer" = [])),
-    params(("user_id" = Uuid, Path, description = "User id"), ("role_id" = i32, Path, description = "Role id")),
-    responses(
-        (status = 200, description = "The user's remaining roles", body = [RoleRecord]),
-        (status = 400, description = "`Role with id {id} not found`", body = ErrorDetail),
-        (status = 403, description = "Not an admin", body = ErrorDetail),
-        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
-    )
-)]
-pub async fn remove_user_role(
-    State(state): State<AppState>,
-    caller: Auth<UsersDelete>,
-    Path((user_id, role_id)): Path<(String, String)>,
-) -> Result<Json<Vec<RoleRecord>>> {
-    let user_id = path_uuid("user_id", &user_id)?;
-    let role_id = path_int("role_id", &role_id)?;
-    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
-    if accounts::get_role(&state.db, role_id).await?.is_none() {
-        return Err(AppError::BadRequest(format!("Role with id {role_id} not found")));
-    }
-    users::remove_role(&state.db, user_id, role_id).await?;
-    tracing::info!(user_id = %user_id, admin_id = %caller.id, role_id, "role removed");
-    Ok(Json(accounts::roles_of(&state.db, user_id).await?))
-}
-
-fn non_empty(items: Vec<ContributionItem>) -> Option<Vec<ContributionItem>> {
-    if items.is_empty() { None } else { Some(items) }
-}
-
-/// A user's contributions: totals per media type, the records of each, and audio/video seconds
-/// (the user themself, admins and reviewers).
-#[utoipa::path(
-    get, path = "/api/v1/users/{user_id}/contributions", tag = "users",
-    security(("HTTPBearer" = [])),
-    params(("user_id" = Uuid, Path, description = "User id")),
-    responses(
-        (status = 200, description = "Contributions", body = ContributionRead),
-        (status = 403, description = "Not allowed", body = ErrorDetail),
-        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
-    )
-)]
-pub async fn get_contributions(
-    State(state): State<AppState>,
-    caller: CurrentUser,
-    Path(user_id): Path<String>,
-) -> Result<Json<ContributionRead>> {
-    let user_id = path_uuid("user_id", &user_id)?;
-    // Rights first: unprivileged callers must not learn which user ids exist.
-    require_self_or::<UsersRead>(&caller, user_id)?;
-    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
-    let totals = contributions::totals(&state.db, user_id).await?;
-    let items: Vec<ContributionItem> =
-        contributions::items(&state.db, user_id, None).await?.into_iter().map(Into::into).collect();
-    let of = |m: MediaType| non_empty(items.iter().filter(|i| i.media_type == m).cloned().collect());
-    Ok(Json(ContributionRead {
-        user_id,
-        total_contributions: totals.total(),
-        contributions_by_media_type: ContributionsByMediaType {
-            text: totals.count(MediaType::Text),
-            audio: totals.count(MediaType::Audio),
-            image: totals.count(MediaType::Image),
-            video: totals.count(MediaType::Video),
-            document: totals.count(MediaType::Document),
-        },
-        audio_contributions: of(MediaType::Audio),
-        video_contributions: of(MediaType::Video),
-        text_contributions: of(MediaType::Text),
-        image_contributions: of(MediaType::Image),
-        document_contributions: of(MediaType::Document),
-        audio_duration: totals.audio_duration,
-        video_duration: totals.video_duration,
-    }))
-}
-
-/// A user's contributions of one media type.
-#[utoipa::path(
-    get, path = "/api/v1/users/{user_id}/contributions/{media_type}", tag = "users",
-    security(("HTTPBearer" = [])),
-    params(
-        ("user_id" = Uuid, Path, description = "User id"),
-        ("media_type" = MediaType, Path, description = "text, audio, video, image or document"),
-    ),
-    responses(
-        (status = 200, description = "Contributions", body = ContributionFilterRead),
-        (status = 403, description = "Not allowed", body = ErrorDetail),
-        (status = 404, description = "`User with id {id} not found`", body = ErrorDetail),
-        (status = 422, description = "Unknown media type", body = ValidationErrorBody),
-    )
-)]
-pub async fn get_contributions_by_media_type(
-    State(state): State<AppState>,
-    caller: CurrentUser,
-    Path((user_id, media_type)): Path<(String, String)>,
-) -> Result<Json<ContributionFilterRead>> {
-    let user_id = path_uuid("user_id", &user_id)?;
-    let Some(media_type) = MediaType::parse(&media_type) else {
-        let expected = "'text', 'audio', 'video', 'image' or 'document'";
-        return Err(AppError::field(
-            FieldError::new("enum", &["path", "media_type"], format!("Input should be {expected}"))
-                .with_input(media_type)
-                .with_ctx(json!({ "expected": expected })),
-        ));
-    };
-    require_self_or::<UsersRead>(&caller, user_id)?;
-    accounts::get_user(&state.db, user_id).await?.ok_or_else(|| user_not_found(user_id))?;
-    let items: Vec<ContributionItem> =
-        contributions::items(&state.db, user_id, Some(media_type)).await?.into_iter().map(Into::into).collect();
-    Ok(Json(ContributionFilterRead {
-        user_id,
-        total_contributions: items.len() as i64,
-        contributions: non_empty(items),
-    }))
 }
