@@ -4,12 +4,15 @@
 //! Contributors see and change only their own records; reviewers and admins see all of them.
 //! This module only wires the handlers up; what they share is in [`shared`].
 
+pub mod create;
 pub mod crud;
 pub mod file;
+pub mod list;
 pub mod record_url;
 pub mod review;
 pub mod shared;
 pub mod spatial;
+pub mod update;
 pub mod upload;
 
 use axum::{
@@ -24,7 +27,7 @@ use crate::state::AppState;
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/records", get(crud::list_records).post(crud::create_record))
+        .route("/records", get(list::list_records).post(create::create_record))
         .route("/records/search/nearby", get(spatial::nearby))
         .route("/records/search/bbox", get(spatial::bbox))
         .route("/records/search/distance", get(spatial::distance))
@@ -35,7 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/records/upload/{upload_uuid}/status", get(upload::upload_status))
         .route(
             "/records/{record_id}",
-            get(crud::get_record).put(crud::update_record).patch(crud::patch_record).delete(crud::delete_record),
+            get(crud::get_record).put(update::update_record).patch(update::patch_record).delete(crud::delete_record),
         )
         .route("/records/{record_id}/review", post(review::review_record))
         .route("/records/{record_id}/file", get(file::download))
@@ -47,7 +50,7 @@ pub fn router() -> Router<AppState> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
-        crud::list_records, crud::get_record, crud::create_record, crud::update_record, crud::patch_record,
+        list::list_records, crud::get_record, create::create_record, update::update_record, update::patch_record,
         crud::delete_record,
         spatial::nearby, spatial::bbox, spatial::distance,
         review::review_record, review::queue,
@@ -55,7 +58,7 @@ pub fn router() -> Router<AppState> {
         file::download, record_url::record_url, record_url::signed_file,
     ),
     components(schemas(
-        shared::RecordRead, shared::Location, crud::RecordCreate, crud::RecordUpdate, spatial::DistanceResult,
+        shared::RecordRead, shared::Location, create::RecordCreate, update::RecordUpdate, spatial::DistanceResult,
         review::ReviewRequest, upload::ChunkResponse, upload::UploadStatus, record_url::RecordUrlResponse,
     )),
     tags((name = "records", description = "Corpus records, uploads, spatial search and review"))

@@ -11,7 +11,7 @@ use crate::{
     config::Config,
     db::{accounts, categories, records},
     domain::{MediaType, RecordStatus, ReviewStatus},
-    error::{AppError, Result},
+    error::{AppError, FieldError, Result},
     http::{
         Validator,
         limits::{LATITUDE_MAX, LONGITUDE_MAX, RECORD_TAG_MAX},
@@ -219,4 +219,56 @@ async fn category_usable(state: &AppState, category_id: Uuid, include_unpublishe
     } else {
         Err(AppError::BadRequest("Category not found".into()))
     }
+}
+
+/// What a location field of a body asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LocationChange {
+    /// Not mentioned.
+    Keep,
+    /// Explicitly `null`.
+    Clear,
+    /// A new point.
+    Set(Location),
+}
+
+/// Reads a location from `location: {latitude, longitude}` or top-level `latitude`/`longitude`
+/// (as the official app sends it). A half pair is reported by [`check_location`].
+pub fn location_change(
+    location: &Option<Option<Location>>,
+    latitude: &Option<Option<f64>>,
+    longitude: &Option<Option<f64>>,
+) -> LocationChange {
+    match (location, latitude, longitude) {
+        (Some(Some(point)), _, _) => LocationChange::Set(*point),
+        (_, Some(Some(latitude)), Some(Some(longitude))) => {
+            LocationChange::Set(Location { latitude: *latitude, longitude: *longitude })
+        }
+        (Some(None), _, _) | (None, Some(None), Some(None)) => LocationChange::Clear,
+        _ => LocationChange::Keep,
+    }
+}
+
+/// Range checks and the half-pair rule for the location fields of a body.
+pub fn check_location(
+    v: &mut Validator,
+    location: &Option<Option<Location>>,
+    latitude: &Option<Option<f64>>,
+    longitude: &Option<Option<f64>>,
+) {
+    if let Some(Some(point)) = location {
+        check_point(v, "location.latitude", "location.longitude", point);
+        return;
+    }
+    check_lat_lon(v, latitude.flatten(), longitude.flatten());
+}
+
+/// A 422 on one body field (used by form parsing).
+pub fn body_error(kind: &str, field: &str, msg: &str) -> AppError {
+    AppError::field(FieldError::new(kind, &["body", field], msg))
+}
+
+/// Reads a record again after a write.
+pub async fn reload(state: &AppState, uid: Uuid) -> Result<RecordRow> {
+    records::get(&state.db, uid).await?.ok_or_else(record_not_found)
 }

@@ -19,7 +19,7 @@ use crate::{
     auth::CurrentUser,
     db::{records::RecordRow, uploads},
     error::{AppError, Result},
-    http::records::crud::{insert_record, reload},
+    http::records::{create::insert_record, shared::reload},
     state::AppState,
     storage::{
         objects::{chunk_key, chunk_prefix},

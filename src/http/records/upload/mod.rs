@@ -31,7 +31,7 @@ use crate::{
     auth::{Auth, roles::AnyRole},
     error::{AppError, FieldError, Result},
     http::records::{
-        crud::insert_record,
+        create::insert_record,
         shared::{IntoRead, RecordRead},
     },
     state::AppState,
