@@ -68,13 +68,17 @@ impl ContributionTotals {
 /// Counts and durations of a user's records per media type, computed by the database.
 #[instrument(skip_all)]
 pub async fn totals(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<ContributionTotals> {
-    let rows: Vec<(MediaType, i64, i64)> = sqlx::query_as(
-        "SELECT media_type, count(*), COALESCE(sum(duration_seconds), 0)::bigint \
-         FROM record WHERE user_id = $1 GROUP BY media_type",
+    let rows: Vec<(MediaType, i64, i64)> = sqlx::query!(
+        r#"SELECT media_type AS "media_type: MediaType", count(*) AS "records!",
+                  COALESCE(sum(duration_seconds), 0)::bigint AS "seconds!"
+           FROM record WHERE user_id = $1 GROUP BY media_type"#,
+        user_id
     )
-    .bind(user_id)
     .fetch_all(db)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|r| (r.media_type, r.records, r.seconds))
+    .collect();
     let count = |m: MediaType| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.1);
     let duration = |m: MediaType| rows.iter().find(|r| r.0 == m).map_or(0, |r| r.2);
     Ok(ContributionTotals {
@@ -91,16 +95,17 @@ pub async fn items(
     user_id: Uuid,
     media_type: Option<MediaType>,
 ) -> sqlx::Result<Vec<ContributionRow>> {
-    sqlx::query_as(
-        "SELECT r.uid AS id, COALESCE(r.file_size, 0)::bigint AS size, r.category_id, r.reviewed, r.title, \
-                r.description, r.duration_seconds::bigint AS duration, r.created_at, \
-                ST_Y(r.location) AS latitude, ST_X(r.location) AS longitude, r.release_rights, r.language, \
-                r.content_sha256, r.media_type \
-         FROM record r WHERE r.user_id = $1 AND ($2::mediatype IS NULL OR r.media_type = $2) \
-         ORDER BY r.created_at, r.uid",
+    sqlx::query_as!(
+        ContributionRow,
+        r#"SELECT r.uid AS id, COALESCE(r.file_size, 0)::bigint AS "size!", r.category_id, r.reviewed, r.title,
+                  r.description, r.duration_seconds::bigint AS duration, r.created_at,
+                  ST_Y(r.location) AS latitude, ST_X(r.location) AS longitude, r.release_rights, r.language,
+                  r.content_sha256, r.media_type AS "media_type: MediaType"
+           FROM record r WHERE r.user_id = $1 AND ($2::mediatype IS NULL OR r.media_type = $2)
+           ORDER BY r.created_at, r.uid"#,
+        user_id,
+        media_type as Option<MediaType>
     )
-    .bind(user_id)
-    .bind(media_type)
     .fetch_all(db)
     .await
 }
