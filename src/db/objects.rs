@@ -1,6 +1,9 @@
 //! What the database says about stored objects (which keys records and live uploads reference,
 //! with the size and SHA-256 recorded for them), and the facts a backup describes itself with.
 //! Used by `corpus db backup|restore` and `corpus storage verify|orphans`.
+//!
+//! Most statements here are checked at run time on purpose: a backup may be taken of a database
+//! of an older release, so they first look at which columns exist (`has_column`).
 
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
@@ -36,12 +39,12 @@ pub async fn record_objects(db: &mut PgConnection) -> sqlx::Result<Vec<RecordObj
 #[tracing::instrument(skip_all)]
 pub async fn records_still_referencing(db: impl PgExecutor<'_>, pairs: &[(Uuid, String)]) -> sqlx::Result<Vec<Uuid>> {
     let (uids, keys): (Vec<Uuid>, Vec<String>) = pairs.iter().cloned().unzip();
-    sqlx::query_scalar(
-        "SELECT r.uid FROM record r JOIN unnest($1::uuid[], $2::text[]) AS p(uid, object_key)
-            ON r.uid = p.uid AND r.object_key = p.object_key",
+    sqlx::query_scalar!(
+        r#"SELECT r.uid AS "uid!" FROM record r JOIN unnest($1::uuid[], $2::text[]) AS p(uid, object_key)
+            ON r.uid = p.uid AND r.object_key = p.object_key"#,
+        &uids,
+        &keys
     )
-    .bind(&uids)
-    .bind(&keys)
     .fetch_all(db)
     .await
 }
