@@ -15,7 +15,7 @@ use object_store::{GetResultPayload, ObjectStore, PutPayload, WriteMultipart, pa
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{Storage, clean::owned_prefixes};
+use super::{Storage, clean::owned_prefixes, objects::copy_into_multipart};
 
 /// Read and write buffer size of copies.
 const BUFFER: usize = 1024 * 1024;
@@ -183,28 +183,13 @@ impl Storage {
             return Ok((hex::encode(hasher.finalize()), size));
         }
         let upload = self.store.put_multipart(&location).await.with_context(|| format!("starting to store {key}"))?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        let mut buf = vec![0u8; BUFFER];
-        let mut size = 0u64;
-        loop {
-            let n = match file.read(&mut buf).await {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    let _ = writer.abort().await;
-                    return Err(e).with_context(|| format!("reading {}", path.display()));
-                }
-            };
-            if let Err(e) = writer.wait_for_capacity(2).await {
-                let _ = writer.abort().await;
-                return Err(e).with_context(|| format!("storing {key}"));
-            }
-            hasher.update(&buf[..n]);
-            writer.write(&buf[..n]);
-            size += n as u64;
-            inc(n as u64);
-        }
-        writer.finish().await.with_context(|| format!("finishing {key}"))?;
+        let writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let size = copy_into_multipart(&mut file, writer, 2, |piece| {
+            hasher.update(piece);
+            inc(piece.len() as u64);
+        })
+        .await
+        .with_context(|| format!("storing {} as {key}", path.display()))?;
         Ok((hex::encode(hasher.finalize()), size))
     }
 

@@ -102,24 +102,10 @@ impl Storage {
             .put_multipart_opts(&Path::from(key), opts)
             .await
             .with_context(|| format!("starting the upload of {key}"))?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        let mut buf = vec![0u8; 1024 * 1024];
-        loop {
-            let n = match file.read(&mut buf).await {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    let _ = writer.abort().await;
-                    return Err(e).context("reading the spooled upload");
-                }
-            };
-            if let Err(e) = writer.wait_for_capacity(PUT_CONCURRENCY).await {
-                let _ = writer.abort().await;
-                return Err(e).with_context(|| format!("uploading {key}"));
-            }
-            writer.write(&buf[..n]);
-        }
-        writer.finish().await.with_context(|| format!("finishing the upload of {key}"))?;
+        let writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        copy_into_multipart(&mut file, writer, PUT_CONCURRENCY, |_| {})
+            .await
+            .with_context(|| format!("storing the spooled upload as {key}"))?;
         Ok(())
     }
 
@@ -159,6 +145,39 @@ impl Storage {
         }
         Ok(())
     }
+}
+
+/// Copies the rest of `file` into a multipart upload in 1 MiB reads, with at most `concurrency`
+/// parts in flight, calling `seen` with every piece (to hash or count it), then completes the
+/// upload. On any failure the upload is aborted, so no partial object appears. Returns the bytes
+/// copied.
+pub(crate) async fn copy_into_multipart(
+    file: &mut tokio::fs::File,
+    mut writer: WriteMultipart,
+    concurrency: usize,
+    mut seen: impl FnMut(&[u8]),
+) -> anyhow::Result<u64> {
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                let _ = writer.abort().await;
+                return Err(e).context("reading the file");
+            }
+        };
+        if let Err(e) = writer.wait_for_capacity(concurrency).await {
+            let _ = writer.abort().await;
+            return Err(e).context("storing a part");
+        }
+        seen(&buf[..n]);
+        writer.write(&buf[..n]);
+        size += n as u64;
+    }
+    writer.finish().await.context("completing the object")?;
+    Ok(size)
 }
 
 #[cfg(test)]
