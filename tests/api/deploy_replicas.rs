@@ -192,11 +192,7 @@ async fn readiness_with_the_bucket_refusing_is_degraded_and_with_the_database_go
     assert_eq!((body["status"].as_str(), body["storage"]["status"].as_str()), (Some("degraded"), Some("error")));
     assert!(body.get("redis").is_none(), "{body}");
 
-    sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", corpus_te::db::quote_ident(&app.db.name)))
-        .execute(&mut sqlx::Connection::connect_with(&crate::helpers::options_for("postgres")).await.unwrap()
-            as &mut sqlx::PgConnection)
-        .await
-        .unwrap();
+    crate::helpers::drop_database_now(&app.db.name).await;
     let (status, body) = send(app.get("/health/ready")).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "not_ready");

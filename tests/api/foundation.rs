@@ -35,11 +35,7 @@ async fn readiness_checks_database_and_storage() {
 #[tokio::test]
 async fn readiness_is_503_when_the_database_is_gone() {
     let app = TestApp::spawn().await;
-    sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", corpus_te::db::quote_ident(&app.db.name)))
-        .execute(&mut sqlx::Connection::connect_with(&crate::helpers::options_for("postgres")).await.unwrap()
-            as &mut sqlx::PgConnection)
-        .await
-        .unwrap();
+    crate::helpers::drop_database_now(&app.db.name).await;
     let (status, body) = send(app.get("/health/ready")).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["status"], "not_ready");

@@ -158,6 +158,12 @@ impl Drop for TestDb {
     }
 }
 
+/// Drops a database now, closing its connections (a database that vanishes under a running app).
+pub async fn drop_database_now(name: &str) {
+    let mut admin = PgConnection::connect_with(&options_for("postgres")).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", db::quote_ident(name))).execute(&mut admin).await.unwrap();
+}
+
 /// Drops a database from a helper thread (usable from `Drop` inside a runtime).
 pub fn drop_database_blocking(name: &str) {
     let name = name.to_owned();
