@@ -14,6 +14,7 @@ mod compression;
 mod deploy_compose;
 mod deploy_metrics;
 mod deploy_replicas;
+mod deploy_two_instances;
 mod domain_values;
 mod foundation;
 mod hardening_faults;

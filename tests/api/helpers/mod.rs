@@ -151,7 +151,9 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if self.keep {
-            eprintln!("kept test database {}", self.name);
+            if std::env::var_os("KEEP_TEST_DB").is_some() {
+                eprintln!("kept test database {}", self.name);
+            }
             return;
         }
         drop_database_blocking(&self.name);
@@ -229,7 +231,10 @@ impl TestApp {
     /// Like [`TestApp::spawn`], letting the test adjust the configuration first.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         logs::init();
-        let db = TestDb::new().await;
+        Self::serve(TestDb::new().await, adjust).await
+    }
+
+    async fn serve(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
         let storage_dir = tempfile::tempdir().unwrap();
         let mut config = test_config(&db.url, storage_dir.path());
         adjust(&mut config);
@@ -246,6 +251,14 @@ impl TestApp {
         });
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Self { addr, base: format!("http://{addr}"), client, config, db, storage_dir, server }
+    }
+
+    /// A second replica: another app on this app's database (which stays owned by `self`), with
+    /// its own storage directory unless `adjust` points both at shared storage.
+    pub async fn spawn_replica(&self, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut db = TestDb::existing(self.db.name.clone()).await;
+        db.keep = true; // `self` drops it.
+        Self::serve(db, adjust).await
     }
 
     /// Absolute URL of `path`.
