@@ -141,7 +141,7 @@ async fn init(config: &Config) -> anyhow::Result<()> {
 }
 
 async fn pending_count(config: &Config) -> anyhow::Result<usize> {
-    Ok(db::status::check(config).await?.pending.len())
+    Ok(db::status::check_schema(config).await?.pending.len())
 }
 
 async fn drop_everything(config: &Config) -> anyhow::Result<()> {

@@ -31,7 +31,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         // A fresh machine needs no separate step in development: initialise on every start.
         db::init::initialize(&config, &mut |line| tracing::info!("db init: {line}")).await?;
     } else {
-        let status = db::status::check(&config).await?;
+        let status = db::status::check_schema(&config).await?;
         if !status.pending.is_empty() || status.database.is_err() {
             bail!("the database is not initialised or has pending migrations: run `corpus db init` first");
         }
