@@ -199,6 +199,11 @@ pub struct SecuritySettings {
     /// Lifetime of an access token, in minutes.
     #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 1440, global = true)]
     pub access_token_expire_minutes: i64,
+    /// How long a caller's identity (active flag, roles, token revocation) may be served from
+    /// memory, in seconds; 0 reads it from the database on every request. Changes reach every
+    /// process at once through PostgreSQL notifications; this bounds staleness should they stop.
+    #[arg(long, env = "IDENTITY_CACHE_SECONDS", default_value_t = 30, global = true)]
+    pub identity_cache_seconds: u64,
 }
 
 /// File storage settings.

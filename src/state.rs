@@ -1,11 +1,11 @@
 //! Application state shared by every handler: cheap to clone, built once from the configuration.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use sqlx::PgPool;
 
 use crate::{
-    auth::{extract::AuthState, links::LinkKey, sms::SmsSender, token::TokenKeys},
+    auth::{extract::AuthState, identities::IdentityCache, links::LinkKey, sms::SmsSender, token::TokenKeys},
     config::Config,
     media::{DurationProbe, ProbeLimits},
     monitoring::Metrics,
@@ -34,6 +34,8 @@ pub struct AppState {
     pub media: DurationProbe,
     /// Request counts, latencies and upload bytes, served by `GET /metrics`.
     pub metrics: Metrics,
+    /// Identities of recent callers, kept exact by change notifications.
+    pub identities: IdentityCache,
 }
 
 impl AppState {
@@ -52,7 +54,19 @@ impl AppState {
             None => RateLimiter::memory(),
         };
         let media = DurationProbe::new(ProbeLimits::from_config(&config)?);
-        Ok(Self { config: Arc::new(config), db, storage, tokens, links, sms, limiter, media, metrics: Metrics::new() })
+        let identities = IdentityCache::new(Duration::from_secs(config.security.identity_cache_seconds));
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            storage,
+            tokens,
+            links,
+            sms,
+            limiter,
+            media,
+            metrics: Metrics::new(),
+            identities,
+        })
     }
 }
 
@@ -63,5 +77,9 @@ impl AuthState for AppState {
 
     fn tokens(&self) -> &TokenKeys {
         &self.tokens
+    }
+
+    fn identities(&self) -> &IdentityCache {
+        &self.identities
     }
 }

@@ -11,8 +11,8 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{roles::RoleSet, token::TokenKeys};
-use crate::{db::accounts, domain::RoleName, error::AppError};
+use super::{identities::IdentityCache, roles::RoleSet, token::TokenKeys};
+use crate::{domain::RoleName, error::AppError};
 
 /// What the extractors need from the application state: the database (fresh roles, revocation)
 /// and the token keys. The state implements it, so this layer does not depend on the state.
@@ -21,6 +21,8 @@ pub trait AuthState: Send + Sync {
     fn db(&self) -> &PgPool;
     /// The access-token keys.
     fn tokens(&self) -> &TokenKeys;
+    /// Identities of recent callers.
+    fn identities(&self) -> &IdentityCache;
 }
 
 /// The authenticated caller.
@@ -81,7 +83,9 @@ pub async fn authenticate(state: &impl AuthState, token: &str) -> Result<Current
     let invalid = || AppError::Unauthorized("Could not validate credentials".into());
     let claims = state.tokens().verify(token.trim()).map_err(|_| invalid())?;
     let user_id = Uuid::parse_str(&claims.sub).map_err(|_| AppError::Unauthorized("Invalid user ID format".into()))?;
-    let row = accounts::identity(state.db(), user_id)
+    let row = state
+        .identities()
+        .get(state.db(), user_id)
         .await?
         .ok_or_else(|| AppError::Unauthorized("User not found".into()))?;
     if !row.is_active {
@@ -93,8 +97,8 @@ pub async fn authenticate(state: &impl AuthState, token: &str) -> Result<Current
     }
     Ok(CurrentUser {
         id: row.id,
-        phone: row.phone,
-        name: row.name,
+        phone: row.phone.clone(),
+        name: row.name.clone(),
         roles: row.roles.iter().filter_map(|r| RoleName::parse(r)).collect(),
     })
 }

@@ -2,6 +2,7 @@
 //! each handler's signature state who may call it.
 
 pub mod extract;
+pub mod identities;
 pub mod links;
 pub mod otp;
 pub mod password;

@@ -41,11 +41,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let limits = Limits::from_config(&config);
     let state = AppState::new(config, pool)?;
     let maintenance = crate::jobs::maintenance::spawn(state.clone());
+    let identity_listener = state.identities.spawn_listener(state.db.clone());
     let app = router::with_trailing_slash_tolerance(router::build(state));
 
     let listener = TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
     let stopped = server::serve(listener, app, limits, shutdown_signal()).await;
+    if let Some(task) = identity_listener {
+        task.abort();
+    }
     if let Some(task) = maintenance {
         task.abort();
     }

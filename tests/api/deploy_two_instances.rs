@@ -183,3 +183,78 @@ async fn rate_limits_in_redis_hold_across_replicas() {
     let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await.unwrap();
     let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
 }
+
+/// Waits until both replicas receive identity change notifications.
+async fn until_listening(apps: &[&TestApp]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !apps.iter().all(|app| app.identities.is_listening()) {
+        assert!(std::time::Instant::now() < deadline, "identity listeners did not subscribe within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn identities_are_served_from_memory_and_changes_reach_the_other_replica() {
+    let a = TestApp::spawn().await;
+    let b = a.spawn_replica(|_| {}).await;
+    until_listening(&[&a, &b]).await;
+    let admin = a.admin().await;
+    let user = a.reviewer().await;
+    let me = |app: &TestApp| {
+        let request = app.get("/api/v1/auth/me").header("Authorization", user.bearer());
+        async move { send(request).await }
+    };
+    let (status, before) = me(&b).await;
+    assert_eq!(status, 200, "{before}");
+
+    // A change that announces nothing (triggers off for this session): replica B keeps serving
+    // the identity it holds, which shows it is not reading the database on every request.
+    let mut quiet = a.pool().begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *quiet).await.unwrap();
+    sqlx::query(r#"UPDATE "user" SET is_active = false WHERE id = $1"#)
+        .bind(user.id)
+        .execute(&mut *quiet)
+        .await
+        .unwrap();
+    quiet.commit().await.unwrap();
+    assert_eq!(me(&b).await.0, 200, "served from memory");
+    assert_eq!(me(&a).await.0, 401, "replica A had not cached this user and reads the database");
+    // Put back, quietly again.
+    let mut quiet = a.pool().begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *quiet).await.unwrap();
+    sqlx::query(r#"UPDATE "user" SET is_active = true WHERE id = $1"#)
+        .bind(user.id)
+        .execute(&mut *quiet)
+        .await
+        .unwrap();
+    quiet.commit().await.unwrap();
+
+    // A role removal through replica A takes effect there on the next request, and on replica B
+    // as soon as the notification arrives.
+    let reviewer_role: i32 =
+        sqlx::query_scalar("SELECT id FROM role WHERE name = 'reviewer'").fetch_one(a.pool()).await.unwrap();
+    let (status, body) = send(
+        a.delete(&format!("/api/v1/users/{}/roles/{reviewer_role}", user.id)).header("Authorization", admin.bearer()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let queue = |app: &TestApp| {
+        let request = app.get("/api/v1/records/review/queue").header("Authorization", user.bearer());
+        async move { send(request).await.0 }
+    };
+    assert_eq!(queue(&a).await, 403, "the next request on the writing replica");
+    let started = std::time::Instant::now();
+    while queue(&b).await != 403 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "replica B still grants the removed role");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    eprintln!("role removal reached replica B after {:?}", started.elapsed());
+
+    // Deactivation by plain SQL (as any tool would do it) is announced too.
+    sqlx::query(r#"UPDATE "user" SET is_active = false WHERE id = $1"#).bind(user.id).execute(a.pool()).await.unwrap();
+    let started = std::time::Instant::now();
+    while me(&b).await.0 != 401 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "replica B still lets a deactivated user in");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}

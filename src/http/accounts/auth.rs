@@ -164,6 +164,7 @@ pub async fn reset_password(
         .ok_or_else(|| AppError::NotFound("User not found".into()))?;
     let hash = password::hash(body.new_password).await?;
     accounts::set_password(&state.db, user.id, &hash).await?;
+    state.identities.forget(user.id);
     tracing::info!(user_id = %user.id, admin_id = %caller.id, "password reset by an admin");
     Ok(Json(MessageResponse::new("Password reset successfully")))
 }

@@ -78,6 +78,7 @@ pub(super) async fn change_own_password(
     }
     let hash = password::hash(new_password).await?;
     accounts::set_password(&state.db, user_id, &hash).await?;
+    state.identities.forget(user_id);
     tracing::info!(user_id = %user_id, "password changed");
     Ok(())
 }

@@ -96,6 +96,7 @@ pub async fn replace_user_roles(
     let mut tx = state.db.begin().await?;
     users::replace_roles(&mut tx, user_id, &ids).await?;
     tx.commit().await?;
+    state.identities.forget(user_id);
     tracing::info!(user_id = %user_id, admin_id = %caller.id, roles = ?ids, "roles replaced");
     Ok(Json(accounts::roles_of(&state.db, user_id).await?))
 }
@@ -125,6 +126,7 @@ pub async fn add_user_role(
         return Err(AppError::BadRequest(format!("Role with id {} not found", query.role_id)));
     }
     users::add_roles(&state.db, user_id, &[query.role_id]).await?;
+    state.identities.forget(user_id);
     tracing::info!(user_id = %user_id, admin_id = %caller.id, role_id = query.role_id, "role added");
     Ok(Json(accounts::roles_of(&state.db, user_id).await?))
 }
@@ -153,6 +155,7 @@ pub async fn remove_user_role(
         return Err(AppError::BadRequest(format!("Role with id {role_id} not found")));
     }
     users::remove_role(&state.db, user_id, role_id).await?;
+    state.identities.forget(user_id);
     tracing::info!(user_id = %user_id, admin_id = %caller.id, role_id, "role removed");
     Ok(Json(accounts::roles_of(&state.db, user_id).await?))
 }

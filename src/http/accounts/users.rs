@@ -195,6 +195,7 @@ async fn apply_update(state: &AppState, user_id: Uuid, body: UserUpdateRequest) 
         .await
         .on_constraint("ix_user_email", || email_taken(email.clone().flatten().as_deref().unwrap_or_default()))?
         .ok_or_else(|| user_not_found(user_id))?;
+    state.identities.forget(user_id);
     if changes.is_active == Some(false) {
         tracing::info!(user_id = %user_id, "account deactivated; its tokens are revoked");
     }
@@ -340,6 +341,7 @@ pub async fn delete_user(
         return Err(has_records());
     }
     accounts::delete_user(&state.db, user_id).await.on_constraint("record_user_id_fkey", has_records)?;
+    state.identities.forget(user_id);
     tracing::info!(user_id = %user_id, admin_id = %caller.id, "account deleted");
     Ok(Json(MessageResponse::new(format!("User {} deleted successfully", user.name))))
 }

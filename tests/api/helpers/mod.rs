@@ -219,7 +219,10 @@ pub struct TestApp {
     pub db: TestDb,
     /// The app's storage directory.
     pub storage_dir: TempDir,
+    /// The app's identity cache (to see whether its change listener is up).
+    pub identities: corpus_te::auth::identities::IdentityCache,
     server: tokio::task::JoinHandle<()>,
+    identity_listener: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestApp {
@@ -241,6 +244,8 @@ impl TestApp {
         config.validate().expect("test configuration is valid");
         let pool = db::connect(&config).await.expect("app pool");
         let state = AppState::new(config.clone(), pool).expect("app state");
+        let identity_listener = state.identities.spawn_listener(state.db.clone());
+        let identities = state.identities.clone();
         let app = router::with_trailing_slash_tolerance(router::build(state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -250,7 +255,17 @@ impl TestApp {
                 .unwrap();
         });
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { addr, base: format!("http://{addr}"), client, config, db, storage_dir, server }
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            client,
+            config,
+            db,
+            storage_dir,
+            identities,
+            server,
+            identity_listener,
+        }
     }
 
     /// A second replica: another app on this app's database (which stays owned by `self`), with
@@ -305,6 +320,9 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(task) = &self.identity_listener {
+            task.abort();
+        }
     }
 }
 

@@ -123,6 +123,7 @@ async fn reset_with_code(state: &AppState, phone: &Phone, code: &str, new_passwo
         accounts::user_by_phone(&state.db, phone).await?.ok_or_else(|| AppError::NotFound("User not found".into()))?;
     let hash = password::hash(new_password).await?;
     accounts::set_password(&state.db, user.id, &hash).await?;
+    state.identities.forget(user.id);
     tracing::info!(user_id = %user.id, "password reset by one-time code");
     Ok(())
 }
