@@ -22,6 +22,7 @@ pub mod otp;
 pub mod records;
 pub mod review;
 pub mod seed;
+pub mod statistics;
 pub mod status;
 pub mod uploads;
 pub mod users;

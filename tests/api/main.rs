@@ -33,4 +33,5 @@ mod records_crud;
 mod records_upload;
 mod schema;
 mod serve;
+mod statistics;
 mod takeover;
