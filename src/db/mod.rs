@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod categories;
 pub mod contributions;
 pub mod init;
+pub mod jobs;
 pub mod maintenance;
 pub mod objects;
 pub mod otp;
