@@ -23,6 +23,7 @@ mod hardening_security;
 mod hardening_server;
 mod hardening_uploads;
 mod jobs_queue;
+mod jobs_tasks;
 mod maintenance;
 mod openapi_constraints;
 mod ops_backup;

@@ -3,6 +3,7 @@
 pub mod export;
 pub mod media;
 pub mod ops;
+pub mod reports;
 
 use std::time::Duration;
 
@@ -20,7 +21,10 @@ pub fn register_all(registry: &mut Registry) {
         .register(FnJob::new("health_check", |ctx| ops::health_check(ctx).boxed()).attempts(1))
         .register(FnJob::new("export_user_data", |ctx| export::export_user_data(ctx).boxed()))
         .register(FnJob::new("media_facts", |ctx| media::media_facts(ctx).boxed()))
-        .register(FnJob::new("backfill_duration", |ctx| media::backfill_duration(ctx).boxed()));
+        .register(FnJob::new("backfill_duration", |ctx| media::backfill_duration(ctx).boxed()))
+        .register(FnJob::new("generate_statistics", |ctx| reports::generate_statistics(ctx).boxed()))
+        .register(FnJob::new("daily_report", |ctx| reports::daily_report(ctx).boxed()))
+        .register(FnJob::new("user_report", |ctx| reports::user_report(ctx).boxed()));
 }
 
 /// Does nothing (benchmarks, tests): args `sleep_ms` (wait this long, stopping when cancelled)
