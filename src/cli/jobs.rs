@@ -107,19 +107,25 @@ pub async fn run(config: &Config, command: JobsCommand) -> anyhow::Result<ExitCo
                 ExitCode::FAILURE
             }
         }
-        JobsCommand::Cancel { id } => match queue::cancel(&pool, id, retention).await? {
-            Some(state) if state == queue::state::REVOKED => {
-                println!("job {id} cancelled");
-                ExitCode::SUCCESS
-            }
-            Some(state) => {
-                eprintln!("error: job {id} has already ended ({state})");
-                ExitCode::FAILURE
-            }
+        JobsCommand::Cancel { id } => match queue::get(&pool, id).await? {
             None => {
                 eprintln!("error: no job {id}");
                 ExitCode::FAILURE
             }
+            Some(job) if !matches!(job.state.as_str(), "PENDING" | "STARTED" | "PROGRESS") => {
+                eprintln!("error: job {id} has already ended ({})", job.state);
+                ExitCode::FAILURE
+            }
+            Some(_) => match queue::cancel(&pool, id, retention).await? {
+                Some(state) if state == queue::state::REVOKED => {
+                    println!("job {id} cancelled");
+                    ExitCode::SUCCESS
+                }
+                state => {
+                    eprintln!("error: job {id} ended meanwhile ({})", state.unwrap_or_default());
+                    ExitCode::FAILURE
+                }
+            },
         },
         JobsCommand::BackfillDuration { dry_run, limit, media_type } => {
             let media_types = match media_type.as_str() {

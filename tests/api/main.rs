@@ -22,6 +22,7 @@ mod hardening_media;
 mod hardening_security;
 mod hardening_server;
 mod hardening_uploads;
+mod jobs_cli;
 mod jobs_queue;
 mod jobs_tasks;
 mod maintenance;
