@@ -270,7 +270,8 @@ pub struct UploadSettings {
     /// point it at a disk with room for `MAX_FILE_SIZE` per concurrent upload.
     #[arg(long, env = "UPLOAD_TMP_DIR", global = true)]
     pub upload_tmp_dir: Option<PathBuf>,
-    /// Seconds between two maintenance sweeps in `serve` (abandoned uploads, expired OTP rows; 0 disables).
+    /// Seconds between two runs of the periodic `cleanup` job (abandoned uploads, spool files,
+    /// expired OTP rows, expired job results and export files; 0 disables it).
     #[arg(long, env = "UPLOAD_CLEANUP_INTERVAL_SECONDS", default_value_t = 900, global = true)]
     pub upload_cleanup_interval_seconds: u64,
     /// The executable run as a child process to time plain audio uploads (MP3, WAV, Ogg, FLAC,
