@@ -124,6 +124,11 @@ async fn the_clients_data_export_reaches_success_with_a_link_only_its_owner_and_
     // The export files are the service's own and not orphans while their job is held.
     let exported_files = std::fs::read_dir(app.storage_dir.path().join("exports")).unwrap().count();
     assert_eq!(exported_files, 2);
+    let storage = corpus_te::storage::Storage::from_config(&app.config).unwrap();
+    let orphans = corpus_te::ops::audit::find_orphans(app.pool(), &storage, Duration::ZERO).await.unwrap();
+    assert!(orphans.orphans.is_empty(), "{:?}", orphans.orphans);
+    let listed = storage.list_owned().await.unwrap();
+    assert_eq!(listed.objects.iter().filter(|o| o.key.starts_with("exports/")).count(), 3, "three export files listed");
     stop.cancel();
     worker.await.unwrap();
 }
@@ -291,5 +296,37 @@ async fn cleanup_never_deletes_a_record_or_its_file_whatever_its_status_or_age()
     assert_eq!(records as usize, statuses.len() * ages.len(), "every record is kept");
     for key in keys {
         assert!(app.storage_dir.path().join(&key).exists(), "{key} is kept");
+    }
+}
+
+#[tokio::test]
+async fn an_upload_whose_duration_could_not_be_read_inline_gets_a_media_facts_job_in_its_transaction() {
+    let app = TestApp::spawn_with(fast_jobs).await;
+    let user = app.contributor().await;
+    let cat = category(&app, "clips").await.to_string();
+    let mut uids = Vec::new();
+    // No parser reads AVI durations; MP3 is timed inline.
+    for (name, media_type) in [("clip.avi", "video"), ("cbr.mp3", "audio")] {
+        let bytes = crate::records_upload::fixture(name);
+        let fields = [("title", name), ("category_id", cat.as_str()), ("media_type", media_type)];
+        let (status, record) = upload(&app, &user, &fields, Some(("file", name, &bytes))).await;
+        assert!(status == 200 || status == 201, "{record}");
+        uids.push((name, record["uid"].as_str().unwrap().to_owned(), record["duration_seconds"].clone()));
+    }
+    let jobs = queue::list(app.pool(), None, Some("media_facts"), None, 10).await.unwrap();
+    let timed_inline: Vec<_> = uids.iter().filter(|(_, _, d)| !d.is_null()).map(|(_, uid, _)| uid.clone()).collect();
+    let untimed: Vec<_> = uids.iter().filter(|(_, _, d)| d.is_null()).map(|(_, uid, _)| uid.clone()).collect();
+    assert_eq!((untimed.len(), timed_inline.len()), (1, 1), "{uids:?}");
+    assert_eq!(jobs.len(), 1, "one job for the record left untimed: {uids:?}");
+    for job in &jobs {
+        let record = job.args["record_id"].as_str().unwrap().to_owned();
+        assert!(untimed.contains(&record) && !timed_inline.contains(&record));
+        assert_eq!(job.owner, Some(user.id));
+    }
+    let worker = Worker::new(state_of(&app), Registry::standard());
+    while worker.run_next().await.unwrap() {}
+    for job in queue::list(app.pool(), None, Some("media_facts"), None, 10).await.unwrap() {
+        assert_eq!(job.state, "SUCCESS", "{job:?}");
+        assert_eq!(job.result.unwrap()["status"], "success");
     }
 }
