@@ -1,7 +1,8 @@
 -- Background jobs: a queue in PostgreSQL, so a job can be enqueued in the same transaction as the
 -- write that needs it (it exists only if that write committed). Workers claim rows with
 -- FOR UPDATE SKIP LOCKED and hold a lease (locked_until) they renew while they run; a row whose
--- lease ran out belongs to a worker that died and is claimed again.
+-- lease ran out belongs to a worker that died and is made runnable again. Cancelling sets REVOKED
+-- at once; a running job's worker sees that at its next heartbeat and stops the job.
 CREATE TABLE jobs (
     id            uuid PRIMARY KEY,
     kind          text NOT NULL,
@@ -27,9 +28,7 @@ CREATE TABLE jobs (
     worker        text,
     finished_at   timestamptz,
     -- A finished job's row (and result) is purged after this.
-    expires_at    timestamptz,
-    -- Set when cancellation was asked for while it ran; the worker stops it.
-    cancel_requested boolean NOT NULL DEFAULT false
+    expires_at    timestamptz
 );
 
 -- What workers scan: runnable rows in run order.
