@@ -118,6 +118,9 @@ pub struct Config {
     /// Rotating and scheduled backups.
     #[command(flatten)]
     pub backups: BackupSettings,
+    /// Background jobs: worker, scheduler, retries, results.
+    #[command(flatten)]
+    pub jobs: JobSettings,
 }
 
 /// PostgreSQL settings.
@@ -270,7 +273,8 @@ pub struct UploadSettings {
     /// point it at a disk with room for `MAX_FILE_SIZE` per concurrent upload.
     #[arg(long, env = "UPLOAD_TMP_DIR", global = true)]
     pub upload_tmp_dir: Option<PathBuf>,
-    /// Seconds between two maintenance sweeps in `serve` (abandoned uploads, expired OTP rows; 0 disables).
+    /// Seconds between two runs of the periodic `cleanup` job (abandoned uploads, spool files,
+    /// expired OTP rows, expired job results and export files; 0 disables it).
     #[arg(long, env = "UPLOAD_CLEANUP_INTERVAL_SECONDS", default_value_t = 900, global = true)]
     pub upload_cleanup_interval_seconds: u64,
     /// The executable run as a child process to time plain audio uploads (MP3, WAV, Ogg, FLAC,
@@ -418,6 +422,42 @@ pub struct BackupSettings {
     /// BACKUP_TO_BUCKET is set; 0 turns them off.
     #[arg(long, env = "BACKUP_INTERVAL_HOURS", default_value_t = 24, global = true)]
     pub backup_interval_hours: u32,
+}
+
+/// Background job settings (workers and the scheduler).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Background jobs")]
+pub struct JobSettings {
+    /// `serve` runs no job worker and no scheduler (API-only replicas; run `corpus worker`
+    /// elsewhere).
+    #[arg(long, env = "CORPUS_NO_WORKER", global = true)]
+    pub no_worker: bool,
+    /// Jobs one worker process runs at once.
+    #[arg(long, env = "JOB_CONCURRENCY", default_value_t = 4, global = true)]
+    pub job_concurrency: usize,
+    /// Milliseconds between two looks at the queue when no notification arrives (new jobs are
+    /// normally picked up at once through PostgreSQL notifications).
+    #[arg(long, env = "JOB_POLL_INTERVAL_MS", default_value_t = 2000, global = true)]
+    pub job_poll_interval_ms: u64,
+    /// Seconds a worker holds a job without renewing its lease (renewed every third of it);
+    /// a job whose worker died is run again after this.
+    #[arg(long, env = "JOB_LEASE_SECONDS", default_value_t = 30, global = true)]
+    pub job_lease_seconds: u64,
+    /// Longest run of one job attempt, in seconds; past it the attempt is stopped and fails.
+    #[arg(long, env = "JOB_TIME_LIMIT_SECONDS", default_value_t = 3600, global = true)]
+    pub job_time_limit_seconds: u64,
+    /// Attempts a job gets before it ends in FAILURE.
+    #[arg(long, env = "JOB_MAX_ATTEMPTS", default_value_t = 3, global = true)]
+    pub job_max_attempts: i32,
+    /// Seconds before the first retry of a failed attempt; doubled for each later one.
+    #[arg(long, env = "JOB_RETRY_BACKOFF_SECONDS", default_value_t = 10, global = true)]
+    pub job_retry_backoff_seconds: u64,
+    /// Hours a finished job (its status, result and export files) is kept.
+    #[arg(long, env = "JOB_RESULT_RETENTION_HOURS", default_value_t = 24, global = true)]
+    pub job_result_retention_hours: u64,
+    /// Minutes a data export download link stays valid.
+    #[arg(long, env = "EXPORT_LINK_TTL_MINUTES", default_value_t = 60, global = true)]
+    pub export_link_ttl_minutes: u64,
 }
 
 /// The reverse proxies whose `X-Forwarded-For` is trusted: exact addresses and CIDR ranges.
@@ -574,6 +614,19 @@ impl Config {
             s3.hz_obj_endpoint.is_none() || s3.hz_obj_access_key.is_none() || s3.hz_obj_secret_key.is_none();
         if self.storage_backend() == StorageBackend::S3 && s3_incomplete {
             bail!("S3 storage needs HZ_OBJ_ENDPOINT, HZ_OBJ_ACCESS_KEY and HZ_OBJ_SECRET_KEY to be set");
+        }
+        let jobs = &self.jobs;
+        if jobs.job_concurrency == 0 || jobs.job_poll_interval_ms == 0 || jobs.job_time_limit_seconds == 0 {
+            bail!("JOB_CONCURRENCY, JOB_POLL_INTERVAL_MS and JOB_TIME_LIMIT_SECONDS must be positive");
+        }
+        if jobs.job_lease_seconds < 3 {
+            bail!("JOB_LEASE_SECONDS must be at least 3");
+        }
+        if jobs.job_max_attempts < 1 {
+            bail!("JOB_MAX_ATTEMPTS must be at least 1");
+        }
+        if !(1..=7 * 24 * 60).contains(&jobs.export_link_ttl_minutes) {
+            bail!("EXPORT_LINK_TTL_MINUTES must be between 1 and 10080 (7 days)");
         }
         self.pg_options().context("DATABASE_URL is not a valid PostgreSQL URL")?;
         Ok(())

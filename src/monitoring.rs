@@ -26,6 +26,8 @@ pub const DB_POOL_MAX: &str = "corpus_db_pool_max_connections";
 pub const DISK_FREE: &str = "corpus_disk_free_bytes";
 /// Name of the gauge of the last successful backup's end, as a Unix time.
 pub const BACKUP_LAST_SUCCESS: &str = "corpus_backup_last_success_timestamp_seconds";
+/// Name of the gauge of jobs in the queue, labelled by `state` (`PENDING` is the queue depth).
+pub const JOBS: &str = "corpus_jobs";
 /// Name of the gauge of the last successful backup's age.
 pub const BACKUP_AGE: &str = "corpus_backup_last_success_age_seconds";
 
@@ -47,6 +49,8 @@ pub struct Snapshot {
     pub spool_free_bytes: Option<u64>,
     /// When the last successful backup ended (`None`: none logged, or the log is unreadable).
     pub last_backup: Option<chrono::DateTime<chrono::Utc>>,
+    /// Jobs per state (`PENDING` waiting, `STARTED`/`PROGRESS` running, finished ones kept).
+    pub jobs_by_state: Vec<(String, i64)>,
 }
 
 /// The metrics of one application instance; cheap to clone.
@@ -99,6 +103,11 @@ impl Metrics {
                 metrics::Unit::Seconds,
                 "When the last successful backup ended (Unix time); absent when none is logged"
             );
+            describe_gauge!(
+                JOBS,
+                "Background jobs by state (PENDING: waiting to run; STARTED, PROGRESS: running; finished ones until \
+                 their retention ends)"
+            );
             describe_gauge!(BACKUP_AGE, metrics::Unit::Seconds, "Seconds since the last successful backup ended");
             counter!(UPLOAD_BYTES)
         });
@@ -132,6 +141,9 @@ impl Metrics {
                     gauge!(DISK_FREE, "directory" => directory).set(free as f64);
                 }
             }
+            for (state, count) in &snapshot.jobs_by_state {
+                gauge!(JOBS, "state" => state.clone()).set(*count as f64);
+            }
             if let Some(at) = snapshot.last_backup {
                 gauge!(BACKUP_LAST_SUCCESS).set(at.timestamp() as f64);
                 gauge!(BACKUP_AGE).set((chrono::Utc::now() - at).num_seconds().max(0) as f64);
@@ -159,7 +171,9 @@ mod tests {
             storage_free_bytes: Some(5_000),
             spool_free_bytes: None,
             last_backup: Some(chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap()),
+            jobs_by_state: vec![("PENDING".into(), 7)],
         });
+        assert!(text.contains(r#"corpus_jobs{state="PENDING"} 7"#), "{text}");
         assert!(text.contains("corpus_backup_last_success_timestamp_seconds 1700000000"), "{text}");
         assert!(text.contains("corpus_backup_last_success_age_seconds "), "{text}");
         assert!(

@@ -51,6 +51,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(<http::categories::CategoriesDoc as OpenApi>::openapi());
     doc.merge(<http::records::RecordsDoc as OpenApi>::openapi());
     doc.merge(http::accounts::AccountsDoc::openapi());
+    doc.merge(<http::tasks::TasksDoc as OpenApi>::openapi());
     doc
 }
 

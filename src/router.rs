@@ -27,7 +27,11 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The API routes, without layers (resource modules add theirs here).
 pub fn api_routes() -> Router<AppState> {
-    Router::new().merge(http::accounts::router()).merge(http::categories::router()).merge(http::records::router())
+    Router::new()
+        .merge(http::accounts::router())
+        .merge(http::categories::router())
+        .merge(http::records::router())
+        .merge(http::tasks::router())
 }
 
 /// The full router with every layer, bound to `state`.

@@ -39,11 +39,45 @@ pub enum LinkError {
 impl LinkKey {
     /// The link key derived from the service secret.
     pub fn new(secret: &SecretString) -> Self {
+        Self::for_purpose(secret, KEY_PURPOSE)
+    }
+
+    /// A link key for another kind of link (e.g. `b"corpus-te export download link v1"`): derived
+    /// from the same secret for that purpose only, so one kind's signature is never valid for
+    /// another.
+    pub fn for_purpose(secret: &SecretString, purpose: &[u8]) -> Self {
         let mut key = [0u8; 32];
         Hkdf::<Sha256>::new(None, secret.expose_secret().as_bytes())
-            .expand(KEY_PURPOSE, &mut key)
+            .expand(purpose, &mut key)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         Self { key }
+    }
+
+    fn scoped_mac(&self, id: Uuid, scope: &str, expires: i64) -> Hmac<Sha256> {
+        let mut mac = self.mac(id, expires);
+        // Length first, so (scope, expiry) pairs can never be shifted into one another.
+        mac.update(&(scope.len() as u64).to_be_bytes());
+        mac.update(scope.as_bytes());
+        mac
+    }
+
+    /// The signature (hex) of a link to `scope` (a file name) of `id` valid until `expires`.
+    pub fn sign_scoped(&self, id: Uuid, scope: &str, expires: i64) -> String {
+        hex::encode(self.scoped_mac(id, scope, expires).finalize().into_bytes())
+    }
+
+    /// Checks a scoped link at instant `now`: the signature first (constant time), then the expiry.
+    pub fn verify_scoped(
+        &self,
+        id: Uuid,
+        scope: &str,
+        expires: i64,
+        signature: &str,
+        now: i64,
+    ) -> Result<(), LinkError> {
+        let bytes = hex::decode(signature).map_err(|_| LinkError::BadSignature)?;
+        self.scoped_mac(id, scope, expires).verify_slice(&bytes).map_err(|_| LinkError::BadSignature)?;
+        if now > expires { Err(LinkError::Expired) } else { Ok(()) }
     }
 
     fn mac(&self, record: Uuid, expires: i64) -> Hmac<Sha256> {
@@ -87,6 +121,14 @@ mod tests {
         assert_eq!(other.verify(record, 1_000, &sig, 0), Err(LinkError::BadSignature));
         assert_eq!(key.verify(record, 1_000, "zz", 0), Err(LinkError::BadSignature));
         assert_eq!(key.verify(record, 1_000, &sig[..10], 0), Err(LinkError::BadSignature));
+        // Scoped links: only for their id, scope and key purpose.
+        let export = LinkKey::for_purpose(&SecretString::from("a-secret-of-some-length-000000000"), b"export");
+        let scoped = export.sign_scoped(record, "user_data.json", 1_000);
+        assert_eq!(export.verify_scoped(record, "user_data.json", 1_000, &scoped, 10), Ok(()));
+        assert_eq!(export.verify_scoped(record, "records.csv", 1_000, &scoped, 10), Err(LinkError::BadSignature));
+        assert_eq!(key.verify_scoped(record, "user_data.json", 1_000, &scoped, 10), Err(LinkError::BadSignature));
+        assert_eq!(export.verify(record, 1_000, &scoped, 10), Err(LinkError::BadSignature));
+        assert_eq!(export.verify_scoped(record, "user_data.json", 1_000, &scoped, 1_001), Err(LinkError::Expired));
         // The link key is not the secret itself.
         assert_ne!(&key.key[..], &b"a-secret-of-some-length-000000000"[..32]);
     }

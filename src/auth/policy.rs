@@ -185,6 +185,29 @@ pub const RULES: &[Rule] = &[
     rule("DELETE", "/api/v1/users/{user_id}/roles/{role_id}", ADMIN),
     rule("GET", "/api/v1/users/{user_id}/contributions", STAFF_OR_OWNER),
     rule("GET", "/api/v1/users/{user_id}/contributions/{media_type}", STAFF_OR_OWNER),
+    // Tasks: any authenticated caller; admin-only ones answer 403 `Admin access required`. A
+    // task's status, cancellation and download are its owner's or an admin's (others: 404).
+    owned("POST", "/api/v1/tasks/process-audio/{record_id}", STAFF_OR_OWNER, &[NoRole, User]),
+    rule("POST", "/api/v1/tasks/batch-process", AUTHENTICATED),
+    // Placeholders of the original: 400 for every caller.
+    rule("POST", "/api/v1/tasks/analyze-content/{record_id}", AUTHENTICATED),
+    rule("POST", "/api/v1/tasks/batch-language-detection", AUTHENTICATED),
+    rule("POST", "/api/v1/tasks/generate-statistics", AUTHENTICATED),
+    rule("POST", "/api/v1/tasks/send-notification", ADMIN),
+    rule("POST", "/api/v1/tasks/system-alert", ADMIN),
+    rule("GET", "/api/v1/tasks/status/{task_id}", AUTHENTICATED),
+    rule("DELETE", "/api/v1/tasks/cancel/{task_id}", AUTHENTICATED),
+    rule("GET", "/api/v1/tasks/active", ADMIN),
+    rule("GET", "/api/v1/tasks/scheduled", ADMIN),
+    rule("POST", "/api/v1/tasks/maintenance/cleanup", ADMIN),
+    rule("POST", "/api/v1/tasks/maintenance/optimize-db", ADMIN),
+    rule("POST", "/api/v1/tasks/maintenance/health-check", ADMIN),
+    rule("POST", "/api/v1/tasks/reports/daily", ADMIN),
+    // One's own report; admins anyone's.
+    rule("POST", "/api/v1/tasks/reports/user", AUTHENTICATED),
+    rule("GET", "/api/v1/tasks/statistics", ADMIN),
+    rule("POST", "/api/v1/tasks/export-data", AUTHENTICATED),
+    rule("GET", "/api/v1/tasks/exports/{task_id}/download", AUTHENTICATED),
 ];
 
 /// The rule for `method` + `path`, if the path is in the table.

@@ -4,9 +4,11 @@ mod backup;
 mod confirm;
 pub mod db;
 pub mod healthcheck;
+pub mod jobs;
 pub mod serve;
 pub mod storage;
 pub mod users;
+pub mod worker;
 
 use std::process::ExitCode;
 
@@ -43,6 +45,11 @@ pub enum Command {
     /// Stored objects: verify them against the records, find and delete orphans.
     #[command(subcommand)]
     Storage(storage::StorageCommand),
+    /// Run background jobs (and the scheduler of periodic jobs) until SIGTERM / Ctrl-C.
+    Worker(worker::Args),
+    /// Background jobs: list, show, retry, cancel; backfill-duration.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
     /// Users and roles: list, find, assign/add/remove roles, create the first admin.
     #[command(subcommand)]
     Users(users::UsersCommand),
@@ -88,6 +95,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Db(cmd) => db::run(&config, cmd).await,
             Command::Storage(cmd) => storage::run(&config, cmd).await,
             Command::Users(cmd) => users::run(&config, cmd).await,
+            Command::Worker(args) => worker::run(config, args).await.map(|()| ExitCode::SUCCESS),
+            Command::Jobs(cmd) => jobs::run(&config, cmd).await,
             // Handled above, before the runtime started.
             Command::MediaProbe(_) => Ok(ExitCode::FAILURE),
         }

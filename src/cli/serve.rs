@@ -40,13 +40,41 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let bind = config.http.bind;
     let limits = Limits::from_config(&config);
     let state = AppState::new(config, pool)?;
-    let maintenance = crate::jobs::maintenance::spawn(state.clone());
+    // The job worker and scheduler run in-process unless this is an API-only replica. Without
+    // them, this process still sweeps its own machine's upload leftovers itself.
+    let signal = tokio_util::sync::CancellationToken::new();
+    let (background, maintenance) = if state.config.jobs.no_worker {
+        tracing::info!("CORPUS_NO_WORKER: no job worker or scheduler in this process (run `corpus worker`)");
+        (None, crate::jobs::maintenance::spawn(state.clone()))
+    } else {
+        let _ = crate::jobs::maintenance::sweep_spool(&state).await;
+        (Some(crate::cli::worker::Background::start(&state, true)), None)
+    };
+    {
+        let signal = signal.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            signal.cancel();
+        });
+    }
     let identity_listener = state.identities.spawn_listener(state.db.clone());
     let app = router::with_trailing_slash_tolerance(router::build(state));
 
     let listener = TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    let stopped = server::serve(listener, app, limits, shutdown_signal()).await;
+    // Background jobs start stopping at the signal too, alongside the requests in flight.
+    let background_stopped = background.map(|background| {
+        let signal = signal.clone();
+        tokio::spawn(async move {
+            signal.cancelled().await;
+            background.stop().await;
+        })
+    });
+    let stopped = server::serve(listener, app, limits, signal.clone().cancelled_owned()).await;
+    if let Some(task) = background_stopped {
+        signal.cancel();
+        let _ = task.await;
+    }
     if let Some(task) = identity_listener {
         task.abort();
     }

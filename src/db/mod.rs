@@ -17,6 +17,7 @@ pub mod backups;
 pub mod categories;
 pub mod contributions;
 pub mod init;
+pub mod jobs;
 pub mod maintenance;
 pub mod objects;
 pub mod otp;

@@ -667,3 +667,71 @@ pub async fn end_review_claim(db: impl PgExecutor<'_>, uid: Uuid) -> sqlx::Resul
     sqlx::query!("DELETE FROM review_claim WHERE record_uid = $1", uid).execute(db).await?;
     Ok(())
 }
+
+/// A record whose duration a job may (re)compute.
+#[derive(Debug, Clone)]
+pub struct DurationCandidate {
+    /// Record id.
+    pub uid: Uuid,
+    /// Its object.
+    pub object_key: String,
+    /// Its stored size.
+    pub file_size: Option<i64>,
+}
+
+/// Audio and video records (of `media_types`) with an object and no known duration, or one the
+/// file could not hold, or (`include_implausible`) one flagged implausible; after `after` in id
+/// order, at most `limit`.
+#[tracing::instrument(skip_all)]
+pub async fn needing_duration(
+    db: impl PgExecutor<'_>,
+    media_types: &[String],
+    after: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<DurationCandidate>> {
+    sqlx::query_as!(
+        DurationCandidate,
+        r#"SELECT uid, object_key AS "object_key!", file_size FROM record
+           WHERE media_type::text = ANY($1) AND object_key IS NOT NULL
+             AND (duration_seconds IS NULL OR duration_seconds <= 0 OR duration_implausible)
+             AND ($2::uuid IS NULL OR uid > $2)
+           ORDER BY uid LIMIT $3"#,
+        media_types,
+        after,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// One record's duration candidate, whatever its current duration.
+#[tracing::instrument(skip_all)]
+pub async fn duration_candidate(db: impl PgExecutor<'_>, uid: Uuid) -> sqlx::Result<Option<DurationCandidate>> {
+    sqlx::query_as!(
+        DurationCandidate,
+        r#"SELECT uid, object_key AS "object_key!", file_size FROM record WHERE uid = $1 AND object_key IS NOT NULL"#,
+        uid
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Stores a computed duration (and its implausible flag); true when it changed the record.
+#[tracing::instrument(skip_all)]
+pub async fn set_duration(
+    db: impl PgExecutor<'_>,
+    uid: Uuid,
+    seconds: Option<i32>,
+    implausible: bool,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "UPDATE record SET duration_seconds = $2, duration_implausible = $3, updated_at = now()
+         WHERE uid = $1 AND (duration_seconds IS DISTINCT FROM $2 OR duration_implausible IS DISTINCT FROM $3)",
+        uid,
+        seconds,
+        implausible
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

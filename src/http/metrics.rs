@@ -46,7 +46,7 @@ pub fn router() -> Router<AppState> {
 
 /// Prometheus metrics of this process: requests by route and status with latency histograms,
 /// database pool, upload bytes, free disk space of the storage and spool directories, and the
-/// time and age of the last successful backup.
+/// time and age of the last successful backup, and jobs per state.
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     if let Some(token) = state.config.metrics_token() {
         let given = headers
@@ -80,6 +80,10 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Resul
     .ok()
     .flatten()
     .map(|last| last.finished_at);
+    let jobs_by_state = crate::db::jobs::count_by_state(&state.db)
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "could not count jobs for /metrics"))
+        .unwrap_or_default();
     let snapshot = Snapshot {
         pool_connections: state.db.size(),
         pool_idle: state.db.num_idle(),
@@ -87,6 +91,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Resul
         storage_free_bytes,
         spool_free_bytes,
         last_backup,
+        jobs_by_state,
     };
     let text = state.metrics.render(&snapshot);
     let mut response = text.into_response();

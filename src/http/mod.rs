@@ -11,5 +11,6 @@ pub mod limits;
 pub mod metrics;
 pub mod records;
 pub mod root;
+pub mod tasks;
 
 pub use extract::{ValidJson, ValidPath, ValidQuery, Validate, Validator};

@@ -2,8 +2,8 @@
 //! size and SHA-256 the record holds, and which objects does nothing reference?
 //!
 //! An object is referenced by a record (`record.object_key`), by a live resumable upload (every
-//! object under `uploads/<id>/` while upload `<id>` exists, and the object its finalise noted), and
-//! nothing else. An unreferenced object younger than the grace period is left alone: an upload
+//! object under `uploads/<id>/` while upload `<id>` exists, and the object its finalise noted), by
+//! a user data export job still held (every object under `exports/<job id>/`), and nothing else. An unreferenced object younger than the grace period is left alone: an upload
 //! stores its object a moment before it writes the row that references it. Findings are checked
 //! again against the database before they are reported, and each orphan once more right before
 //! it is deleted, so writes made during the audit are never taken for damage or deleted.
@@ -111,6 +111,8 @@ struct References {
     records: HashSet<String>,
     sessions: HashSet<Uuid>,
     finalise_keys: HashSet<String>,
+    /// Export jobs still held: their files under `exports/<job id>/` are theirs.
+    exports: HashSet<Uuid>,
 }
 
 impl References {
@@ -118,7 +120,9 @@ impl References {
         let mut conn = pool.acquire().await?;
         let records = dbo::record_objects(&mut conn).await?.into_iter().map(|r| r.object_key).collect();
         let uploads = dbo::upload_references(&mut conn).await?;
+        let exports = crate::db::jobs::ids_of_kind(&mut *conn, "export_user_data").await?.into_iter().collect();
         Ok(Self {
+            exports,
             records,
             sessions: uploads.sessions.into_iter().collect(),
             finalise_keys: uploads.finalise_keys.into_iter().collect(),
@@ -127,6 +131,9 @@ impl References {
 
     fn references(&self, key: &str) -> bool {
         if self.records.contains(key) || self.finalise_keys.contains(key) {
+            return true;
+        }
+        if crate::storage::objects::export_job_of(key).is_some_and(|job| self.exports.contains(&job)) {
             return true;
         }
         key.strip_prefix(UPLOADS_PREFIX)

@@ -120,6 +120,26 @@ impl Storage {
         Ok(listing)
     }
 
+    /// Lists the objects under one of the service's own prefixes (e.g. `exports`).
+    pub async fn list_prefix(&self, prefix: &str) -> anyhow::Result<Vec<Listed>> {
+        anyhow::ensure!(owned_prefixes().any(|p| p == prefix), "{prefix}/ is not one of the service's prefixes");
+        let prefix = Path::from(prefix);
+        let mut stream = self.store.list(Some(&prefix));
+        let mut objects = Vec::new();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(meta) => objects.push(Listed {
+                    key: meta.location.to_string(),
+                    size: meta.size,
+                    last_modified: meta.last_modified,
+                }),
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e).with_context(|| format!("listing objects under {prefix}/")),
+            }
+        }
+        Ok(objects)
+    }
+
     /// The SHA-256 and size of the object at `key`, read as a stream (`inc` is called with each
     /// chunk's length, for progress).
     pub async fn hash_object(&self, key: &str, inc: &(dyn Fn(u64) + Sync)) -> object_store::Result<(String, u64)> {

@@ -1,7 +1,7 @@
 //! Removing the service's own files from a local storage directory (`db clean`, `db reinit`).
 //!
 //! `STORAGE_DIR` may be shared with other files, so only the service's top-level key prefixes
-//! (one directory per media type, `uploads/`, `health/`) are removed; anything else in the
+//! (one directory per media type, `uploads/`, `health/`, `exports/`) are removed; anything else in the
 //! directory is left alone, and the directory itself stays. A root whose pruning could still
 //! reach a user's own files (`/`, the home directory or one of its ancestors) is refused.
 
@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use super::objects::{HEALTH_PREFIX, RECORD_PREFIXES, UPLOADS_PREFIX};
+use super::objects::{EXPORTS_PREFIX, HEALTH_PREFIX, RECORD_PREFIXES, UPLOADS_PREFIX};
 
 /// Every top-level key prefix the service writes (a directory each in local storage).
 pub fn owned_prefixes() -> impl Iterator<Item = &'static str> {
-    RECORD_PREFIXES.into_iter().chain([UPLOADS_PREFIX, HEALTH_PREFIX])
+    RECORD_PREFIXES.into_iter().chain([UPLOADS_PREFIX, HEALTH_PREFIX, EXPORTS_PREFIX])
 }
 
 /// What [`clean_local`] did.

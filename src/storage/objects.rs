@@ -47,6 +47,21 @@ pub const UPLOADS_PREFIX: &str = "uploads";
 /// Top-level key prefix of the readiness check's write probes; see [`health_probe_key`].
 pub const HEALTH_PREFIX: &str = "health";
 
+/// Top-level key prefix of user data exports: `exports/<job id>/<file>`, private (served only
+/// through `GET /tasks/exports/{task_id}/download`) and removed once the job's retention ends.
+pub const EXPORTS_PREFIX: &str = "exports";
+
+/// The key of file `name` of export job `job`.
+pub fn export_key(job: Uuid, name: &str) -> String {
+    format!("{EXPORTS_PREFIX}/{job}/{name}")
+}
+
+/// The export job an `exports/<job id>/...` key belongs to.
+pub fn export_job_of(key: &str) -> Option<Uuid> {
+    let rest = key.strip_prefix(EXPORTS_PREFIX)?.strip_prefix('/')?;
+    Uuid::parse_str(rest.split('/').next()?).ok()
+}
+
 /// The key of one write probe of the readiness check.
 pub fn health_probe_key(id: Uuid) -> String {
     format!("{HEALTH_PREFIX}/{id}")

@@ -259,7 +259,7 @@ fn compose_stack_has_its_services_volumes_health_checks_and_start_order() {
     let doc = base();
     let services = services(&doc);
     let names: BTreeSet<&str> = services.keys().map(String::as_str).collect();
-    assert_eq!(names, BTreeSet::from(["db", "redis", "db-init", "api", "minio", "minio-init"]));
+    assert_eq!(names, BTreeSet::from(["db", "redis", "db-init", "api", "worker", "minio", "minio-init"]));
 
     // PostGIS, and Redis with append-only persistence.
     assert!(services["db"]["image"].as_str().unwrap().starts_with("postgis/postgis:15"), "{}", services["db"]);
@@ -331,6 +331,7 @@ fn compose_stack_has_its_services_volumes_health_checks_and_start_order() {
             ("redis".into(), "service_healthy".into())
         ])
     );
+    assert_eq!(deps("worker"), deps("api"), "the worker starts once the api could");
     assert_eq!(deps("minio-init"), BTreeMap::from([("minio".into(), "service_healthy".into())]));
     let order = start_order(&doc).unwrap_or_else(|cycle| panic!("dependency cycle among {cycle:?}"));
     let position = |name: &str| order.iter().position(|n| n == name).unwrap();
@@ -357,6 +358,14 @@ fn compose_api_gets_only_real_settings_and_time_to_shut_down() {
     // The orchestrator waits SHUTDOWN_GRACE_SECONDS + 10 before a SIGKILL (see the README).
     let grace: u64 = environment.get("SHUTDOWN_GRACE_SECONDS").and_then(|v| v.as_str()?.parse().ok()).unwrap_or(20);
     assert!(seconds(api["stop_grace_period"].as_str().unwrap()) >= grace + 10, "{}", api["stop_grace_period"]);
+    // The api serves only; the worker service runs `corpus worker` on the same settings and files.
+    assert_eq!(environment["CORPUS_NO_WORKER"], "true");
+    let worker = &services(&doc)["worker"];
+    assert_eq!(worker["command"], json!(["worker"]));
+    assert_eq!(worker["environment"], api["environment"]);
+    assert_eq!(worker["image"], api["image"]);
+    assert!(worker["volumes"].as_array().unwrap().contains(&json!("corpus_files:/var/lib/corpus/data")));
+    assert!(seconds(worker["stop_grace_period"].as_str().unwrap()) >= grace + 10);
     // Spooled uploads go to a volume, not the container's layer.
     assert_eq!(environment["UPLOAD_TMP_DIR"], "/var/lib/corpus/spool");
 }

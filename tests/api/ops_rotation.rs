@@ -197,3 +197,34 @@ fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+#[tokio::test]
+async fn ops_rotation_runs_as_the_scheduled_backup_job() {
+    use corpus_te::{
+        jobs::{JobContext, kinds::ops::backup, scheduler::standard_schedule},
+        state::AppState,
+    };
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("scheduled");
+    let without = TestApp::spawn().await;
+    let state = AppState::new(without.config.clone(), without.pool().clone()).unwrap();
+    assert!(!standard_schedule(&state).iter().any(|p| p.kind == "backup"), "no destination, no scheduled backup");
+
+    let target = dir.clone();
+    let app = TestApp::spawn_with(move |c| {
+        c.backups.backup_dir = Some(target);
+        c.backups.backup_interval_hours = 6;
+    })
+    .await;
+    let state = AppState::new(app.config.clone(), app.pool().clone()).unwrap();
+    let periodic = standard_schedule(&state).into_iter().find(|p| p.kind == "backup").expect("scheduled");
+    assert_eq!(periodic.every, Duration::from_secs(6 * 3600));
+
+    let result = backup(JobContext::detached(state, "backup", json!({}), None)).await.unwrap();
+    let name = result["name"].as_str().unwrap();
+    assert_eq!(backup_names(&dir), vec![name.to_owned()]);
+    assert!(dir.join(name).join("manifest.json").is_file());
+    let scheduled: bool =
+        sqlx::query_scalar("SELECT scheduled FROM backup_run WHERE succeeded").fetch_one(app.pool()).await.unwrap();
+    assert!(scheduled);
+}

@@ -19,10 +19,6 @@ fn production_doc() -> Value {
 /// or `METHOD path request|response field.path` for one field. An entry that no longer matches a
 /// difference fails the test too, so the list cannot go stale.
 const ALLOWED: &[(&str, &str)] = &[
-    (
-        "POST /api/v1/tasks/export-data",
-        "The data export is a background job: it comes with the durable job queue, built separately.",
-    ),
     // DECISIONS §3.3: review fields, status and file facts are set by the server, never by a
     // client. A client may still send them: they are accepted and ignored, not refused.
     ("POST /api/v1/records/ request file_url", "server-set (DECISIONS §3.3); ignored when sent"),

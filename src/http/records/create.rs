@@ -106,12 +106,27 @@ impl Validate for CreateQuery {
     }
 }
 
-/// Inserts a record and reads it back: 400 when its category or owner does not exist.
+/// Inserts a record and reads it back: 400 when its category or owner does not exist. An audio
+/// or video file whose duration could not be read inline (the probe timed out, say) gets a
+/// `media_facts` job, enqueued in the same transaction as the record.
 pub async fn insert_record(db: &mut sqlx::PgConnection, r: &NewRecord) -> Result<RecordRow> {
-    records::insert(db, r)
+    let mut tx = sqlx::Connection::begin(&mut *db).await?;
+    let row = records::insert(&mut tx, r)
         .await
         .on_constraint("record_category_id_fkey", || AppError::BadRequest("Category not found".into()))
-        .on_constraint("record_user_id_fkey", || AppError::BadRequest("User not found".into()))
+        .on_constraint("record_user_id_fkey", || AppError::BadRequest("User not found".into()))?;
+    let untimed = r.file.as_ref().is_some_and(|f| f.duration_seconds.is_none() && !f.duration_implausible);
+    if untimed && matches!(r.media_type, MediaType::Audio | MediaType::Video) {
+        let job = crate::db::jobs::NewJob {
+            kind: "media_facts",
+            args: serde_json::json!({ "record_id": row.uid }),
+            owner: Some(row.user_id),
+            max_attempts: 2,
+        };
+        crate::db::jobs::enqueue(&mut *tx, &job).await?;
+    }
+    tx.commit().await?;
+    Ok(row)
 }
 
 /// Creates a record from JSON; with `generate_file=true` a sample file is generated and stored
