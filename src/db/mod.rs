@@ -15,6 +15,7 @@
 pub mod accounts;
 pub mod categories;
 pub mod contributions;
+pub mod exports;
 pub mod init;
 pub mod maintenance;
 pub mod objects;
