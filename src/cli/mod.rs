@@ -3,6 +3,7 @@
 mod backup;
 mod confirm;
 pub mod db;
+pub mod export;
 pub mod healthcheck;
 pub mod serve;
 pub mod storage;
@@ -46,6 +47,9 @@ pub enum Command {
     /// Users and roles: list, find, assign/add/remove roles, create the first admin.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Exports: the dataset (selected records' media as a tar archive, with a manifest).
+    #[command(subcommand)]
+    Export(export::ExportCommand),
     /// Internal: time one audio file in a capped child process (run by `serve`, not by people).
     #[command(name = crate::media::probe::SUBCOMMAND, hide = true)]
     MediaProbe(MediaProbeArgs),
@@ -88,6 +92,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Db(cmd) => db::run(&config, cmd).await,
             Command::Storage(cmd) => storage::run(&config, cmd).await,
             Command::Users(cmd) => users::run(&config, cmd).await,
+            Command::Export(cmd) => export::run(&config, cmd).await,
             // Handled above, before the runtime started.
             Command::MediaProbe(_) => Ok(ExitCode::FAILURE),
         }

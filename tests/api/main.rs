@@ -16,6 +16,7 @@ mod deploy_metrics;
 mod deploy_replicas;
 mod deploy_two_instances;
 mod domain_values;
+mod exports_dataset;
 mod foundation;
 mod hardening_faults;
 mod hardening_media;
