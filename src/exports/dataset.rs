@@ -156,7 +156,11 @@ pub async fn run(
         manifest_csv: output.describe(storage, MANIFEST_CSV),
         ..Summary::default()
     };
-    let written = export(pool, storage, selection, &mut sinks, &mut summary, &mut progress, &cancel).await;
+    let mut written = export(pool, storage, selection, &mut sinks, &mut summary, &mut progress, &cancel).await;
+    // Cancelled after the last read (from the final progress report, say): still nothing is kept.
+    if written.is_ok() && cancel.is_cancelled() {
+        written = Err(Cancelled.into());
+    }
     if let Err(e) = written {
         target.discard(vec![sinks.archive, sinks.jsonl, sinks.csv]).await;
         return Err(e);

@@ -17,6 +17,7 @@ mod deploy_replicas;
 mod deploy_two_instances;
 mod domain_values;
 mod exports_dataset;
+mod exports_dataset_s3;
 mod foundation;
 mod hardening_faults;
 mod hardening_media;
