@@ -1,4 +1,4 @@
-//! The `corpus` command line: `serve`, `healthcheck`, `db ...`, `storage ...` and `users ...`.
+//! The `corpus` command line: `serve`, `healthcheck`, `db ...`, `storage ...`, `users ...` and `export ...`.
 
 mod backup;
 mod confirm;
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn each_command_help_lists_the_settings() {
-        for command in ["serve", "healthcheck", "db", "storage", "users"] {
+        for command in ["serve", "healthcheck", "db", "storage", "users", "export"] {
             let err = Cli::try_parse_from(["corpus", command, "--help"]).unwrap_err();
             assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
             let help = err.to_string();
