@@ -26,8 +26,9 @@ const PARTS_IN_FLIGHT: usize = 2;
 /// Write buffer of a local file.
 const FILE_BUFFER: usize = 1024 * 1024;
 
-/// Where an export is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where an export is written (serialisable, to travel in a job's arguments).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Output {
     /// A local directory: created if missing, else it must hold none of the export's file names.
     Directory(PathBuf),
@@ -106,8 +107,9 @@ impl Target {
                 Err(e) => return Err(e).with_context(|| format!("inspecting {}", dir.display())),
             },
             Output::Storage { name } => {
-                if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
-                    bail!("invalid export name {name:?}: one plain path segment expected");
+                let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_.".contains(&b);
+                if name.is_empty() || name.len() > 200 || name.starts_with('.') || !name.bytes().all(plain) {
+                    bail!("invalid export name {name:?}: letters, digits, '-', '_' and '.' expected");
                 }
             }
         }

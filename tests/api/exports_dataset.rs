@@ -232,6 +232,19 @@ async fn exports_dataset_matches_the_database_and_the_stored_objects() {
     )
     .await;
     assert!(again.unwrap_err().to_string().contains("already exists"));
+    // A storage name is one plain segment under exports/, never a path out of it.
+    for name in ["../audio", "a/b", "", ".hidden"] {
+        let refused = exports::run(
+            app.pool(),
+            &storage,
+            &Selection::default(),
+            Output::Storage { name: name.into() },
+            |_, _, _: &str| {},
+            CancellationToken::new(),
+        )
+        .await;
+        assert!(refused.unwrap_err().to_string().contains("invalid export name"), "{name}");
+    }
     assert_eq!(read(&dir, "media.tar").len() as u64 % 512, 0);
 }
 
