@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod exports;
 pub mod http;
 pub mod jobs;
 /// Facts about uploaded files from their bytes: real type, allowed-ness, duration, SHA-256.

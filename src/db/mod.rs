@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod backups;
 pub mod categories;
 pub mod contributions;
+pub mod exports;
 pub mod init;
 pub mod jobs;
 pub mod maintenance;

@@ -16,6 +16,8 @@ mod deploy_metrics;
 mod deploy_replicas;
 mod deploy_two_instances;
 mod domain_values;
+mod exports_dataset;
+mod exports_dataset_s3;
 mod foundation;
 mod hardening_faults;
 mod hardening_media;
