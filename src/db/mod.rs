@@ -14,6 +14,7 @@
 
 pub mod accounts;
 pub mod categories;
+pub mod console_sessions;
 pub mod contributions;
 pub mod init;
 pub mod maintenance;
