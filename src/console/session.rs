@@ -71,6 +71,8 @@ pub fn lang(headers: &HeaderMap) -> Lang {
 
 /// Starts a session for `user_id`; returns the cookie to set.
 pub async fn start(state: &AppState, headers: &HeaderMap, user_id: uuid::Uuid) -> crate::Result<HeaderValue> {
+    // Expired sessions are removed as new ones begin (indexed on the expiry, so cheap).
+    console_sessions::delete_expired(&state.db).await?;
     let id = random_token();
     let expires = Utc::now() + Duration::hours(SESSION_IDLE_HOURS);
     console_sessions::insert(&state.db, &hash_id(&id), user_id, &random_token(), expires).await?;
