@@ -184,7 +184,7 @@ mod tests {
         }
         let mut used = 0;
         for source in &sources {
-            for piece in source.split("t(\"").skip(1) {
+            for piece in source.split(".t(\"").skip(1) {
                 let key = piece.split('"').next().unwrap();
                 if key.chars().all(|c| c.is_ascii_lowercase() || c == '_') && !key.is_empty() {
                     used += 1;
