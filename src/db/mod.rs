@@ -13,6 +13,7 @@
 //! database (`CREATE`/`DROP DATABASE`), and the per-connection `SET TIME ZONE` below.
 
 pub mod accounts;
+pub mod backups;
 pub mod categories;
 pub mod console_sessions;
 pub mod contributions;

@@ -27,6 +27,7 @@ mod hardening_uploads;
 mod maintenance;
 mod openapi_constraints;
 mod ops_backup;
+mod ops_rotation;
 mod ops_storage;
 mod production_parity;
 mod rbac;
