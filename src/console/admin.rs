@@ -90,6 +90,10 @@ pub async fn set_active(
 ) -> PageResult {
     require(&user, ADMIN, "users")?;
     let active = form.active == "true";
+    // An admin cannot lock themselves out (another admin can).
+    if user_id == user.user.id && !active {
+        return Err(AppError::BadRequest("You cannot deactivate your own account".into()).into());
+    }
     let changes = UserChanges { is_active: Some(active), ..UserChanges::default() };
     let changed = accounts::update_user(&state.db, user_id, &changes).await?;
     state.identities.forget(user_id);
@@ -108,6 +112,9 @@ pub async fn set_roles(
     let mut names: Vec<RoleName> =
         pairs.iter().filter(|(k, _)| k == "role").filter_map(|(_, v)| RoleName::parse(v)).collect();
     names.dedup();
+    if user_id == user.user.id && !names.contains(&RoleName::Admin) {
+        return Err(AppError::BadRequest("You cannot remove your own admin role".into()).into());
+    }
     let target =
         accounts::get_user(&state.db, user_id).await?.ok_or_else(|| AppError::NotFound("User not found".into()))?;
     let ids = users::role_ids(&state.db, &names)

@@ -102,6 +102,14 @@ async fn console_password_change_and_deactivation_end_sessions() {
     assert_eq!(status, 303, "{body}");
     assert_eq!(sessions_of(&app, other.id).await, 0);
     assert_eq!(victim.get("/console/mine").await.0, 303);
+
+    // An admin cannot lock themselves out: no self-deactivation, no dropping their own admin role.
+    let path = format!("/console/admin/users/{}/active", admin.id);
+    assert_eq!(console.post(&path, &[("csrf", &token), ("active", "false")]).await.0, 400);
+    let path = format!("/console/admin/users/{}/roles", admin.id);
+    assert_eq!(console.post(&path, &[("csrf", &token), ("role", "user")]).await.0, 400);
+    assert_eq!(sessions_of(&app, admin.id).await, 1);
+    assert_eq!(console.get("/console/admin").await.0, 200);
 }
 
 /// Each signed-in form, posted without a token and with a wrong one: 403, and `unchanged` holds.
