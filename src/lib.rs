@@ -6,6 +6,8 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+/// The web console at `/console` (server-rendered pages for contributors, reviewers and admins).
+pub mod console;
 pub mod db;
 pub mod domain;
 pub mod error;

@@ -15,6 +15,7 @@
 pub mod accounts;
 pub mod backups;
 pub mod categories;
+pub mod console_sessions;
 pub mod contributions;
 pub mod exports;
 pub mod init;

@@ -11,6 +11,8 @@ mod cli_settings;
 mod cli_users;
 mod client_compat;
 mod compression;
+mod console_browser;
+mod console_forms;
 mod deploy_compose;
 mod deploy_metrics;
 mod deploy_replicas;
