@@ -351,19 +351,16 @@ pub async fn list(
     .await
 }
 
-/// Deletes finished jobs whose retention ended, and period slots older than 30 days; returns
-/// the ids of the deleted jobs of `kind` (their files are the caller's to remove).
+/// Deletes finished jobs whose retention ended, and period slots older than 30 days; returns how
+/// many jobs went (their export files are removed by the cleanup once no job holds them).
 #[tracing::instrument(skip_all)]
-pub async fn purge_expired(db: impl PgExecutor<'_> + Copy, kind: &str) -> sqlx::Result<(u64, Vec<Uuid>)> {
-    let deleted = sqlx::query!(
-        "DELETE FROM jobs WHERE expires_at < now() AND state IN ('SUCCESS', 'FAILURE', 'REVOKED')
-         RETURNING id, kind"
-    )
-    .fetch_all(db)
-    .await?;
+pub async fn purge_expired(db: impl PgExecutor<'_> + Copy) -> sqlx::Result<u64> {
+    let deleted =
+        sqlx::query!("DELETE FROM jobs WHERE expires_at < now() AND state IN ('SUCCESS', 'FAILURE', 'REVOKED')")
+            .execute(db)
+            .await?;
     sqlx::query!("DELETE FROM periodic_runs WHERE created_at < now() - interval '30 days'").execute(db).await?;
-    let of_kind = deleted.iter().filter(|row| row.kind == kind).map(|row| row.id).collect();
-    Ok((deleted.len() as u64, of_kind))
+    Ok(deleted.rows_affected())
 }
 
 /// Which of `ids` are jobs still held (not purged).
