@@ -282,6 +282,23 @@ async fn cleanup_never_deletes_a_record_or_its_file_whatever_its_status_or_age()
         .execute(app.pool())
         .await
         .unwrap();
+    // Export files: those of a job still held stay, those whose job is gone go once an hour old.
+    let held = queue::enqueue(app.pool(), &NewJob { kind: "noop", args: json!({}), owner: None, max_attempts: 1 })
+        .await
+        .unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    let export = |job: Uuid, old: bool| {
+        let path = app.storage_dir.path().join(format!("exports/{job}/user_data.json"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"{}").unwrap();
+        if old {
+            std::fs::File::options().write(true).open(&path).unwrap().set_modified(two_hours_ago).unwrap();
+        }
+        path
+    };
+    let kept_export = export(held, true);
+    let young_orphan = export(Uuid::new_v4(), false);
+    let old_orphan = export(Uuid::new_v4(), true);
     let cleanup =
         queue::enqueue(app.pool(), &NewJob { kind: "cleanup", args: json!({}), owner: None, max_attempts: 1 })
             .await
@@ -297,6 +314,9 @@ async fn cleanup_never_deletes_a_record_or_its_file_whatever_its_status_or_age()
     for key in keys {
         assert!(app.storage_dir.path().join(&key).exists(), "{key} is kept");
     }
+    assert_eq!(job.result.as_ref().unwrap()["export_files_removed"], 1);
+    assert!(kept_export.exists() && young_orphan.exists(), "held or recent export files stay");
+    assert!(!old_orphan.exists(), "an old export file whose job is gone is removed");
 }
 
 #[tokio::test]
