@@ -2,7 +2,8 @@
 # Makes this machine ready to run and test corpus-te, idempotently:
 # PostgreSQL running with PostGIS available (and enabled in template1 so that
 # every new database, including each test database, gets it cheaply), the PostgreSQL client
-# tools (backups), and Redis running.
+# tools (backups), Redis running, and Chromium + chromedriver + a Telugu font for the console's
+# browser tests.
 # Safe to run any number of times; it only changes what is missing.
 set -euo pipefail
 
@@ -56,4 +57,16 @@ if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
   for _ in $(seq 1 20); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
 log "Redis $(redis-cli -h 127.0.0.1 ping)"
+
+# 5. The web console's browser tests: Debian's Chromium, its WebDriver and a Telugu font.
+missing=()
+for pkg in chromium chromium-driver fonts-lohit-telu; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+log "$(chromium --version 2>/dev/null || echo 'chromium missing')"
 log "ready"

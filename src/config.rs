@@ -115,6 +115,9 @@ pub struct Config {
     /// The Prometheus metrics endpoint.
     #[command(flatten)]
     pub metrics: MetricsSettings,
+    /// Rotating and scheduled backups.
+    #[command(flatten)]
+    pub backups: BackupSettings,
     /// Background jobs: worker, scheduler, retries, results.
     #[command(flatten)]
     pub jobs: JobSettings,
@@ -397,6 +400,28 @@ pub struct MetricsSettings {
     /// not served at all in production.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<SecretString>,
+}
+
+/// Rotating backups: where `corpus db backup --rotate` and the scheduled backup write, and how
+/// many they keep.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Backups")]
+pub struct BackupSettings {
+    /// Directory of rotating backups: each is a `corpus-backup-<UTC time>` directory inside it.
+    #[arg(long, env = "BACKUP_DIR", global = true)]
+    pub backup_dir: Option<PathBuf>,
+    /// Write rotating backups into the S3 bucket under `backups/` instead of BACKUP_DIR (S3
+    /// storage only; the dump is staged in the upload spool directory first).
+    #[arg(long, env = "BACKUP_TO_BUCKET", action = clap::ArgAction::Set, default_value_t = false, global = true)]
+    pub backup_to_bucket: bool,
+    /// Rotating backups to keep: after a new one succeeds, older ones the service wrote are
+    /// deleted (only their own files; anything else beside them stays).
+    #[arg(long, env = "BACKUP_KEEP", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub backup_keep: u32,
+    /// Hours between scheduled backups, run by the job scheduler when BACKUP_DIR or
+    /// BACKUP_TO_BUCKET is set; 0 turns them off.
+    #[arg(long, env = "BACKUP_INTERVAL_HOURS", default_value_t = 24, global = true)]
+    pub backup_interval_hours: u32,
 }
 
 /// Background job settings (workers and the scheduler).

@@ -6,9 +6,12 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+/// The web console at `/console` (server-rendered pages for contributors, reviewers and admins).
+pub mod console;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod exports;
 pub mod http;
 pub mod jobs;
 /// Facts about uploaded files from their bytes: real type, allowed-ness, duration, SHA-256.

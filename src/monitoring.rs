@@ -24,6 +24,12 @@ pub const DB_POOL_IDLE: &str = "corpus_db_pool_idle_connections";
 pub const DB_POOL_MAX: &str = "corpus_db_pool_max_connections";
 /// Name of the gauge of free disk space, labelled by `directory` (`storage`, `spool`).
 pub const DISK_FREE: &str = "corpus_disk_free_bytes";
+/// Name of the gauge of the last successful backup's end, as a Unix time.
+pub const BACKUP_LAST_SUCCESS: &str = "corpus_backup_last_success_timestamp_seconds";
+/// Name of the gauge of jobs in the queue, labelled by `state` (`PENDING` is the queue depth).
+pub const JOBS: &str = "corpus_jobs";
+/// Name of the gauge of the last successful backup's age.
+pub const BACKUP_AGE: &str = "corpus_backup_last_success_age_seconds";
 
 /// Latency buckets in seconds: from a cached lookup to a large upload on a slow network.
 const LATENCY_BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
@@ -41,6 +47,10 @@ pub struct Snapshot {
     pub storage_free_bytes: Option<u64>,
     /// Free bytes in the upload spool directory (`None` when unreadable).
     pub spool_free_bytes: Option<u64>,
+    /// When the last successful backup ended (`None`: none logged, or the log is unreadable).
+    pub last_backup: Option<chrono::DateTime<chrono::Utc>>,
+    /// Jobs per state (`PENDING` waiting, `STARTED`/`PROGRESS` running, finished ones kept).
+    pub jobs_by_state: Vec<(String, i64)>,
 }
 
 /// The metrics of one application instance; cheap to clone.
@@ -88,6 +98,17 @@ impl Metrics {
                 "Bytes free for this service on the file system of a directory (storage: STORAGE_DIR, \
                  spool: UPLOAD_TMP_DIR)"
             );
+            describe_gauge!(
+                BACKUP_LAST_SUCCESS,
+                metrics::Unit::Seconds,
+                "When the last successful backup ended (Unix time); absent when none is logged"
+            );
+            describe_gauge!(
+                JOBS,
+                "Background jobs by state (PENDING: waiting to run; STARTED, PROGRESS: running; finished ones until \
+                 their retention ends)"
+            );
+            describe_gauge!(BACKUP_AGE, metrics::Unit::Seconds, "Seconds since the last successful backup ended");
             counter!(UPLOAD_BYTES)
         });
         let handle = recorder.handle();
@@ -120,6 +141,13 @@ impl Metrics {
                     gauge!(DISK_FREE, "directory" => directory).set(free as f64);
                 }
             }
+            for (state, count) in &snapshot.jobs_by_state {
+                gauge!(JOBS, "state" => state.clone()).set(*count as f64);
+            }
+            if let Some(at) = snapshot.last_backup {
+                gauge!(BACKUP_LAST_SUCCESS).set(at.timestamp() as f64);
+                gauge!(BACKUP_AGE).set((chrono::Utc::now() - at).num_seconds().max(0) as f64);
+            }
         });
         self.handle.render()
     }
@@ -142,7 +170,12 @@ mod tests {
             pool_max: 10,
             storage_free_bytes: Some(5_000),
             spool_free_bytes: None,
+            last_backup: Some(chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap()),
+            jobs_by_state: vec![("PENDING".into(), 7)],
         });
+        assert!(text.contains(r#"corpus_jobs{state="PENDING"} 7"#), "{text}");
+        assert!(text.contains("corpus_backup_last_success_timestamp_seconds 1700000000"), "{text}");
+        assert!(text.contains("corpus_backup_last_success_age_seconds "), "{text}");
         assert!(
             text.contains(
                 r#"corpus_http_requests_total{method="GET",route="/api/v1/records/{record_id}",status="200"} 2"#

@@ -42,7 +42,8 @@ pub fn build(state: AppState) -> Router {
         .merge(http::root::router())
         .merge(http::health::router())
         .merge(http::docs::router(crate::openapi::openapi()))
-        .nest("/api/v1", api_routes());
+        .nest("/api/v1", api_routes())
+        .merge(crate::console::router(Router::new().nest("/api/v1", api_routes()).with_state(state.clone())));
     if metrics {
         router = router.merge(http::metrics::router());
     }

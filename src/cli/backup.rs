@@ -2,6 +2,7 @@
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
+use anyhow::Context;
 use indicatif::BinaryBytes;
 
 use super::confirm::confirm;
@@ -11,7 +12,9 @@ use crate::{
         backup::backup,
         progress::Progress,
         restore::{self, DatabaseState},
+        rotation,
     },
+    storage::spool::spool_dir,
 };
 
 /// Arguments of `db backup`.
@@ -19,16 +22,24 @@ use crate::{
 pub struct BackupArgs {
     /// Directory to write the backup into: created, or empty (a non-empty one is refused). It
     /// appears only once the backup is whole.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "rotate", conflicts_with = "rotate")]
+    pub out: Option<PathBuf>,
+    /// Write a new `corpus-backup-<UTC time>` backup into BACKUP_DIR (or the bucket with
+    /// BACKUP_TO_BUCKET), then delete the oldest beyond BACKUP_KEEP: the command for a cron job.
+    #[arg(long)]
+    pub rotate: bool,
 }
 
 /// Arguments of `db restore`.
 #[derive(Debug, clap::Args)]
 pub struct RestoreArgs {
     /// A backup directory written by `corpus db backup`.
-    #[arg(long, value_name = "DIR")]
-    pub from: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "from_bucket", conflicts_with = "from_bucket")]
+    pub from: Option<PathBuf>,
+    /// A rotating backup in the bucket (`corpus-backup-<UTC time>`, as `db backup --list`
+    /// prints): downloaded into the upload spool directory, then restored.
+    #[arg(long, value_name = "NAME")]
+    pub from_bucket: Option<String>,
     /// Replace a database that holds data and the service's objects in storage without a
     /// prompt (what is replaced is printed first).
     #[arg(long)]
@@ -45,8 +56,26 @@ fn rate(bytes: u64, time: Duration) -> String {
 pub async fn run_backup(config: &Config, args: BackupArgs) -> anyhow::Result<ExitCode> {
     // Interrupted, the backup's future is dropped: pg_dump is killed and the temporary directory
     // removed, so no half backup stays behind.
+    let work = async {
+        match &args.out {
+            Some(out) => {
+                let location = out.display().to_string();
+                rotation::logged(config, &location, false, backup(config, out, Progress::for_terminal())).await
+            }
+            None => {
+                let destination = rotation::destination(config)?
+                    .context("--rotate needs BACKUP_DIR or BACKUP_TO_BUCKET (see `corpus db backup --help`)")?;
+                let rotated = rotation::rotate(config, &destination, false, Progress::for_terminal()).await?;
+                for name in &rotated.pruned {
+                    println!("deleted the old backup {name} (BACKUP_KEEP={})", config.backups.backup_keep);
+                }
+                println!("rotating backup {} written to {}", rotated.name, rotated.location);
+                Ok(rotated.backup)
+            }
+        }
+    };
     let report = tokio::select! {
-        report = backup(config, &args.out, Progress::for_terminal()) => report?,
+        report = work => report?,
         () = super::serve::shutdown_signal() => anyhow::bail!("interrupted: no backup was written"),
     };
     let m = &report.manifest;
@@ -100,7 +129,23 @@ pub async fn run_backup(config: &Config, args: BackupArgs) -> anyhow::Result<Exi
 
 /// Runs `db restore`.
 pub async fn run_restore(config: &Config, args: RestoreArgs) -> anyhow::Result<ExitCode> {
-    let plan = restore::plan(config, &args.from).await?;
+    // A bucket backup is fetched whole first; the stage goes when this returns.
+    let stage;
+    let from = match (&args.from, &args.from_bucket) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(name)) => {
+            stage = tempfile::Builder::new()
+                .prefix(".corpus-restore-stage-")
+                .tempdir_in(spool_dir(config.uploads.upload_tmp_dir.as_deref()))
+                .context("creating the staging directory")?;
+            let dir = stage.path().join(name);
+            println!("downloading the backup {name} from the bucket");
+            rotation::download(config, name, &dir).await?;
+            dir
+        }
+        (None, None) => anyhow::bail!("give --from DIR or --from-bucket NAME"),
+    };
+    let plan = restore::plan(config, &from).await?;
     let m = &plan.manifest;
     println!(
         "restoring the backup of {} taken {} by corpus {} ({} object(s), {})",

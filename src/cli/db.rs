@@ -9,9 +9,12 @@ use super::{
     backup::{BackupArgs, RestoreArgs, run_backup, run_restore},
     confirm::confirm,
 };
+use sqlx::Connection;
+
 use crate::{
     config::{Config, StorageBackend},
     db::{self, status::Status},
+    ops::rotation::{self, Destination},
     storage,
 };
 
@@ -189,6 +192,7 @@ async fn status(config: &Config) -> anyhow::Result<ExitCode> {
     let status = db::status::check(config).await?;
     print_status(&status);
     print_disk_space(config);
+    print_backups(config).await;
     Ok(if status.is_ready() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -215,6 +219,46 @@ fn print_disk_space(config: &Config) {
             ),
             Err(e) => println!("  FAIL  {what} {}: free space unknown ({e})", dir.display()),
         }
+    }
+}
+
+/// The last successful backup (from the backup log) and the rotation in effect. Reported, not
+/// judged by the exit code.
+async fn print_backups(config: &Config) {
+    println!("Backups");
+    match rotation::destination(config) {
+        Ok(Some(destination)) => println!(
+            "  rotating: {} (keep {}, {})",
+            match &destination {
+                Destination::Directory(dir) => dir.display().to_string(),
+                Destination::Bucket => format!("bucket, under {}/", rotation::BUCKET_PREFIX),
+            },
+            config.backups.backup_keep,
+            match config.backups.backup_interval_hours {
+                0 => "not scheduled".to_owned(),
+                hours => format!("scheduled every {hours} h"),
+            }
+        ),
+        Ok(None) => println!("  rotating: not configured (BACKUP_DIR or BACKUP_TO_BUCKET)"),
+        Err(e) => println!("  FAIL  rotating: {e:#}"),
+    }
+    let last = async {
+        let mut conn = sqlx::PgConnection::connect_with(&config.pg_options()?).await?;
+        anyhow::Ok(db::backups::last_success(&mut conn).await?)
+    };
+    match last.await {
+        Ok(Some(last)) => {
+            let age = chrono::Utc::now() - last.finished_at;
+            println!(
+                "  last:     {} ({} h ago) at {}{}",
+                last.finished_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                age.num_hours(),
+                last.location,
+                last.bytes.map(|b| format!(", {}", human_bytes(b.max(0) as u64))).unwrap_or_default()
+            );
+        }
+        Ok(None) => println!("  last:     none recorded"),
+        Err(e) => println!("  last:     unknown ({e:#})"),
     }
 }
 

@@ -1,8 +1,9 @@
-//! The `corpus` command line: `serve`, `healthcheck`, `db ...`, `storage ...` and `users ...`.
+//! The `corpus` command line: `serve`, `healthcheck`, `db ...`, `storage ...`, `users ...` and `export ...`.
 
 mod backup;
 mod confirm;
 pub mod db;
+pub mod export;
 pub mod healthcheck;
 pub mod jobs;
 pub mod serve;
@@ -53,6 +54,9 @@ pub enum Command {
     /// Users and roles: list, find, assign/add/remove roles, create the first admin.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Exports: the dataset (selected records' media as a tar archive, with a manifest).
+    #[command(subcommand)]
+    Export(export::ExportCommand),
     /// Internal: time one audio file in a capped child process (run by `serve`, not by people).
     #[command(name = crate::media::probe::SUBCOMMAND, hide = true)]
     MediaProbe(MediaProbeArgs),
@@ -97,6 +101,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Users(cmd) => users::run(&config, cmd).await,
             Command::Worker(args) => worker::run(config, args).await.map(|()| ExitCode::SUCCESS),
             Command::Jobs(cmd) => jobs::run(&config, cmd).await,
+            Command::Export(cmd) => export::run(&config, cmd).await,
             // Handled above, before the runtime started.
             Command::MediaProbe(_) => Ok(ExitCode::FAILURE),
         }
@@ -169,7 +174,7 @@ mod tests {
 
     #[test]
     fn each_command_help_lists_the_settings() {
-        for command in ["serve", "healthcheck", "db", "storage", "users"] {
+        for command in ["serve", "healthcheck", "db", "storage", "users", "export"] {
             let err = Cli::try_parse_from(["corpus", command, "--help"]).unwrap_err();
             assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
             let help = err.to_string();

@@ -13,8 +13,11 @@
 //! database (`CREATE`/`DROP DATABASE`), and the per-connection `SET TIME ZONE` below.
 
 pub mod accounts;
+pub mod backups;
 pub mod categories;
+pub mod console_sessions;
 pub mod contributions;
+pub mod exports;
 pub mod init;
 pub mod jobs;
 pub mod maintenance;

@@ -45,7 +45,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Prometheus metrics of this process: requests by route and status with latency histograms,
-/// database pool, upload bytes, free disk space of the storage and spool directories.
+/// database pool, upload bytes, free disk space of the storage and spool directories, and the
+/// time and age of the last successful backup, and jobs per state.
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
     if let Some(token) = state.config.metrics_token() {
         let given = headers
@@ -69,12 +70,28 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Resul
         tokio::task::spawn_blocking(move || (storage_dir.and_then(|d| free_space(&d)), free_space(&spool_dir)))
             .await
             .map_err(|e| AppError::Internal(e.into()))?;
+    // The backup log is shared by every replica; a failing read only leaves the gauges out.
+    let last_backup = async {
+        let mut conn = state.db.acquire().await?;
+        crate::db::backups::last_success(&mut conn).await
+    }
+    .await
+    .inspect_err(|e| tracing::warn!(error = %e, "could not read the backup log for /metrics"))
+    .ok()
+    .flatten()
+    .map(|last| last.finished_at);
+    let jobs_by_state = crate::db::jobs::count_by_state(&state.db)
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "could not count jobs for /metrics"))
+        .unwrap_or_default();
     let snapshot = Snapshot {
         pool_connections: state.db.size(),
         pool_idle: state.db.num_idle(),
         pool_max: state.config.database.db_pool_size,
         storage_free_bytes,
         spool_free_bytes,
+        last_backup,
+        jobs_by_state,
     };
     let text = state.metrics.render(&snapshot);
     let mut response = text.into_response();

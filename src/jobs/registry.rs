@@ -31,12 +31,19 @@ pub struct FnJob {
     kind: &'static str,
     run: fn(JobContext) -> JobFuture,
     max_attempts: Option<i32>,
+    time_limit: Option<Duration>,
 }
 
 impl FnJob {
     /// A job kind running `run`.
     pub const fn new(kind: &'static str, run: fn(JobContext) -> JobFuture) -> Self {
-        Self { kind, run, max_attempts: None }
+        Self { kind, run, max_attempts: None, time_limit: None }
+    }
+
+    /// With its own time limit per attempt.
+    pub const fn limit(mut self, time_limit: Duration) -> Self {
+        self.time_limit = Some(time_limit);
+        self
     }
 
     /// With its own number of attempts.
@@ -57,6 +64,10 @@ impl Job for FnJob {
 
     fn max_attempts(&self) -> Option<i32> {
         self.max_attempts
+    }
+
+    fn time_limit(&self) -> Option<Duration> {
+        self.time_limit
     }
 }
 

@@ -29,7 +29,8 @@ pub struct Periodic {
 }
 
 /// The service's periodic jobs: `cleanup` every `UPLOAD_CLEANUP_INTERVAL_SECONDS` (0 disables it),
-/// `health_check` every 5 minutes, `optimize_db` and `daily_report` daily.
+/// `health_check` every 5 minutes, `optimize_db` and `daily_report` daily, and `backup` every
+/// `BACKUP_INTERVAL_HOURS` when a backup destination is set.
 pub fn standard_schedule(state: &AppState) -> Vec<Periodic> {
     let mut schedule = Vec::new();
     let cleanup = state.config.uploads.upload_cleanup_interval_seconds;
@@ -39,6 +40,10 @@ pub fn standard_schedule(state: &AppState) -> Vec<Periodic> {
     schedule.push(Periodic { kind: "health_check", every: Duration::from_secs(300), args: json!({}) });
     schedule.push(Periodic { kind: "optimize_db", every: Duration::from_secs(86_400), args: json!({}) });
     schedule.push(Periodic { kind: "daily_report", every: Duration::from_secs(86_400), args: json!({}) });
+    let backup_hours = u64::from(state.config.backups.backup_interval_hours);
+    if backup_hours > 0 && matches!(crate::ops::rotation::destination(&state.config), Ok(Some(_))) {
+        schedule.push(Periodic { kind: "backup", every: Duration::from_secs(backup_hours * 3600), args: json!({}) });
+    }
     schedule
 }
 

@@ -8,3 +8,4 @@ pub mod manifest;
 pub mod pgtools;
 pub mod progress;
 pub mod restore;
+pub mod rotation;

@@ -73,7 +73,16 @@ impl Storage {
     /// The bytes of the object at `key` as a stream. A local file is read in large chunks
     /// (object_store's own stream of a file reads 8 KiB at a time, a third of the speed).
     async fn read_stream(&self, key: &str) -> object_store::Result<BoxStream<'static, object_store::Result<Bytes>>> {
+        Ok(self.read_stream_sized(key).await?.1)
+    }
+
+    /// Like `read_stream`, with the object's size as the store reports it before a byte is read.
+    pub(crate) async fn read_stream_sized(
+        &self,
+        key: &str,
+    ) -> object_store::Result<(u64, BoxStream<'static, object_store::Result<Bytes>>)> {
         let result = self.get(key, None).await?;
+        let size = result.meta.size;
         match result.payload {
             GetResultPayload::File(mut file, _) => {
                 use std::io::Seek;
@@ -84,9 +93,9 @@ impl Storage {
                 };
                 file.seek(std::io::SeekFrom::Start(range.start)).map_err(local)?;
                 let reader = tokio::fs::File::from_std(file).take(range.end - range.start);
-                Ok(tokio_util::io::ReaderStream::with_capacity(reader, BUFFER).map_err(local).boxed())
+                Ok((size, tokio_util::io::ReaderStream::with_capacity(reader, BUFFER).map_err(local).boxed()))
             }
-            GetResultPayload::Stream(stream) => Ok(stream),
+            GetResultPayload::Stream(stream) => Ok((size, stream)),
         }
     }
 

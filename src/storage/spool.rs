@@ -27,6 +27,9 @@ use crate::{
 pub const SPOOL_PREFIX: &str = "corpus-upload-";
 /// A spool file younger than this is never swept, even when unlocked.
 pub const SPOOL_MIN_AGE: Duration = Duration::from_secs(2);
+/// Largest write buffer of one spool file.
+const SPOOL_WRITE_BUFFER: usize = 16 * 1024;
+
 /// Bytes of a file kept in memory for sniffing its type.
 const SNIFF_LEN: usize = 8192;
 
@@ -87,15 +90,11 @@ impl Spooler {
         // The lock marks the file as in use for every process (see the module doc). It is held
         // by `file`'s descriptor, which lives exactly as long as the file itself.
         file.as_file().try_lock().map_err(|e| spool_error(io::Error::from(e), "locking a spool file"))?;
-        let out = file.reopen().map_err(|e| spool_error(e, "opening a spool file"))?;
-        Ok(Self {
-            file,
-            out: tokio::fs::File::from_std(out),
-            size: 0,
-            max,
-            digest: ContentDigest::new(),
-            prefix: Vec::new(),
-        })
+        let mut out = tokio::fs::File::from_std(file.reopen().map_err(|e| spool_error(e, "opening a spool file"))?);
+        // The async file copies each write into a buffer of its own that keeps its largest size
+        // (up to 2 MiB): bounded here, so a thousand uploads in flight stay small.
+        out.set_max_buf_size(SPOOL_WRITE_BUFFER);
+        Ok(Self { file, out, size: 0, max, digest: ContentDigest::new(), prefix: Vec::new() })
     }
 
     /// Appends `bytes`; 413 once the total passes the limit.

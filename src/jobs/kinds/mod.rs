@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 
 use super::{JobContext, Registry, registry::FnJob};
 
+/// The longest a scheduled backup may run (a dump and a copy of every local object).
+const BACKUP_TIME_LIMIT: Duration = Duration::from_secs(12 * 3600);
+
 /// Registers every kind.
 pub fn register_all(registry: &mut Registry) {
     registry
@@ -19,6 +22,7 @@ pub fn register_all(registry: &mut Registry) {
         .register(FnJob::new("cleanup", |ctx| ops::cleanup(ctx).boxed()))
         .register(FnJob::new("optimize_db", |ctx| ops::optimize_db(ctx).boxed()))
         .register(FnJob::new("health_check", |ctx| ops::health_check(ctx).boxed()).attempts(1))
+        .register(FnJob::new("backup", |ctx| ops::backup(ctx).boxed()).limit(BACKUP_TIME_LIMIT))
         .register(FnJob::new("export_user_data", |ctx| export::export_user_data(ctx).boxed()))
         .register(FnJob::new("media_facts", |ctx| media::media_facts(ctx).boxed()))
         .register(FnJob::new("backfill_duration", |ctx| media::backfill_duration(ctx).boxed()))

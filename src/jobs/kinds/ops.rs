@@ -1,4 +1,4 @@
-//! Operations jobs: `cleanup`, `optimize_db`, `health_check`.
+//! Operations jobs: `cleanup`, `optimize_db`, `health_check`, `backup`.
 
 use std::time::Duration;
 
@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::{
     db::jobs as queue,
     jobs::{JobContext, maintenance},
+    ops::{progress::Progress, rotation},
     storage::objects::EXPORTS_PREFIX,
 };
 
@@ -137,5 +138,29 @@ pub async fn health_check(ctx: JobContext) -> anyhow::Result<Value> {
         },
         "issues": issues,
         "check_time": chrono::Utc::now(),
+    }))
+}
+
+/// The scheduled backup: a rotating backup into `BACKUP_DIR` or the bucket, then the oldest
+/// beyond `BACKUP_KEEP` deleted (see `ops::rotation`). A retried attempt writes a new backup
+/// under a new name, never over an earlier one.
+pub async fn backup(ctx: JobContext) -> anyhow::Result<Value> {
+    let config = &ctx.state.config;
+    let destination = rotation::destination(config)?
+        .ok_or_else(|| anyhow::anyhow!("no backup destination: set BACKUP_DIR or BACKUP_TO_BUCKET"))?;
+    ctx.progress(0, 1, "Backing up...");
+    let report = tokio::select! {
+        report = rotation::rotate(config, &destination, true, Progress::hidden()) => report?,
+        () = ctx.cancel.cancelled() => anyhow::bail!("cancelled: no backup was written"),
+    };
+    ctx.progress(1, 1, "Backed up");
+    Ok(json!({
+        "status": "success",
+        "name": report.name,
+        "location": report.location,
+        "bytes": report.bytes,
+        "objects": report.backup.manifest.objects.len(),
+        "problems": report.backup.problems,
+        "pruned": report.pruned,
     }))
 }

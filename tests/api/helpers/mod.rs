@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod cli;
+pub mod console;
 pub mod logs;
 pub mod sms;
 
