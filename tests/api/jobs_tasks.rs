@@ -124,11 +124,15 @@ async fn the_clients_data_export_reaches_success_with_a_link_only_its_owner_and_
     // The export files are the service's own and not orphans while their job is held.
     let exported_files = std::fs::read_dir(app.storage_dir.path().join("exports")).unwrap().count();
     assert_eq!(exported_files, 2);
+    // An admin's dataset export under exports/ is no orphan either.
+    let dataset = app.storage_dir.path().join("exports/dataset-20261206T000000Z-abcdef12/manifest.csv");
+    std::fs::create_dir_all(dataset.parent().unwrap()).unwrap();
+    std::fs::write(&dataset, b"id\n").unwrap();
     let storage = corpus_te::storage::Storage::from_config(&app.config).unwrap();
     let orphans = corpus_te::ops::audit::find_orphans(app.pool(), &storage, Duration::ZERO).await.unwrap();
     assert!(orphans.orphans.is_empty(), "{:?}", orphans.orphans);
     let listed = storage.list_owned().await.unwrap();
-    assert_eq!(listed.objects.iter().filter(|o| o.key.starts_with("exports/")).count(), 3, "three export files listed");
+    assert_eq!(listed.objects.iter().filter(|o| o.key.starts_with("exports/")).count(), 4, "every export file listed");
     stop.cancel();
     worker.await.unwrap();
 }
