@@ -118,6 +118,15 @@ impl Spooler {
     }
 }
 
+/// A new, locked spool file in `dir` for work other than an upload (a job's export or a stored
+/// file read back for timing): the same prefix and lock as an upload's, so the sweep removes it
+/// once a crash (`kill -9`) leaves it behind, and never while its process lives.
+pub fn locked_temp_file(dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let file = tempfile::Builder::new().prefix(SPOOL_PREFIX).tempfile_in(dir)?;
+    file.as_file().try_lock().map_err(io::Error::from)?;
+    Ok(file)
+}
+
 /// The directory spool files go to.
 pub fn spool_dir(configured: Option<&Path>) -> PathBuf {
     configured.map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir)
@@ -161,6 +170,20 @@ mod tests {
 
     fn age(path: &Path, by: Duration) {
         File::options().write(true).open(path).unwrap().set_modified(SystemTime::now() - by).unwrap();
+    }
+
+    #[test]
+    fn a_jobs_temp_file_is_swept_only_once_its_process_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = locked_temp_file(dir.path()).unwrap();
+        age(held.path(), Duration::from_secs(3600));
+        assert_eq!(sweep_spool_dir(dir.path(), Duration::ZERO).unwrap(), 0, "held by a live job");
+        assert!(held.path().exists());
+        // A crash: the file stays, its lock goes with the descriptor.
+        let (file, path) = held.keep().unwrap();
+        drop(file);
+        assert_eq!(sweep_spool_dir(dir.path(), Duration::ZERO).unwrap(), 1);
+        assert!(!path.exists());
     }
 
     #[test]

@@ -124,8 +124,8 @@ pub async fn export_user_data(ctx: JobContext) -> anyhow::Result<Value> {
 
     // Written to spool files first (records are paged, never all in memory), then stored.
     let dir = crate::storage::spool::spool_dir(state.config.uploads.upload_tmp_dir.as_deref());
-    let json_file = tempfile::Builder::new().prefix("corpus-job-").tempfile_in(&dir)?;
-    let csv_file = tempfile::Builder::new().prefix("corpus-job-").tempfile_in(&dir)?;
+    let json_file = crate::storage::spool::locked_temp_file(&dir)?;
+    let csv_file = crate::storage::spool::locked_temp_file(&dir)?;
     let mut json_out = std::io::BufWriter::new(json_file.as_file());
     let mut csv_out = std::io::BufWriter::new(csv_file.as_file());
     let header = json!({

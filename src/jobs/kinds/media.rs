@@ -30,7 +30,7 @@ pub enum Timed {
 /// Reads a record's object into a spool file, sniffs and times it as an upload would be.
 pub async fn time_record(state: &AppState, candidate: &DurationCandidate) -> anyhow::Result<Measured> {
     let dir = crate::storage::spool::spool_dir(state.config.uploads.upload_tmp_dir.as_deref());
-    let spool = tempfile::Builder::new().prefix("corpus-job-").tempfile_in(&dir)?;
+    let spool = crate::storage::spool::locked_temp_file(&dir)?;
     let path = spool.path().to_owned();
     let (_, size) = state.storage.copy_to_file(&candidate.object_key, &path, &|_| {}).await?;
     let mut prefix = Vec::with_capacity(8192);
