@@ -120,7 +120,10 @@ impl References {
         let mut conn = pool.acquire().await?;
         let records = dbo::record_objects(&mut conn).await?.into_iter().map(|r| r.object_key).collect();
         let uploads = dbo::upload_references(&mut conn).await?;
-        let exports = crate::db::jobs::ids_of_kind(&mut *conn, "export_user_data").await?.into_iter().collect();
+        let mut exports = HashSet::new();
+        for kind in crate::jobs::kinds::export::EXPORT_KINDS {
+            exports.extend(crate::db::jobs::ids_of_kind(&mut *conn, kind).await?);
+        }
         Ok(Self {
             exports,
             records,
