@@ -1,12 +1,20 @@
 //! The dataset export as a task: an admin starts it through `POST /tasks/export-dataset`, a worker
 //! runs it, and its files (downloaded through the signed links) match the database and the
 //! stored objects; filters are validated; only admins start one, and only admins download it.
+//! The console's exports page does the same by form.
 
+use reqwest::Method;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::{
-    exports_dataset::{check_export, jsonl},
-    helpers::{TestApp, accounts::TestUser, send},
+    exports_dataset::{check_export, jsonl, sha256},
+    helpers::{
+        TestApp,
+        accounts::TestUser,
+        console::{ConsoleClient, csrf_of},
+        send,
+    },
     jobs_queue::{fast_jobs, start_worker},
     jobs_tasks::{path_of, poll_until_done},
     ops_backup::seed,
@@ -110,6 +118,88 @@ async fn jobs_dataset_export_through_the_tasks_api_matches_the_database_and_the_
     let rows = jsonl(&download(&app, &admin, &done["result"], "manifest.jsonl").await.1);
     assert_eq!(rows.len() as i64, audio);
     assert!(rows.iter().all(|r| r["media_type"] == "audio"), "{rows:?}");
+
+    stop.cancel();
+    worker.await.unwrap();
+}
+
+/// The console's exports page: an admin starts an export by form, the page refreshes while it
+/// runs and then links its files through the console (the session's identity, no token); a
+/// running export can be cancelled; bad filters are refused; a contributor cannot download.
+#[tokio::test]
+async fn jobs_dataset_console_exports_page_starts_lists_downloads_and_cancels() {
+    let app = TestApp::spawn_with(fast_jobs).await;
+    seed(&app).await;
+    let admin = app.admin().await;
+    let contributor = app.contributor().await;
+    let mut console = ConsoleClient::signed_in(&app, &admin.phone).await;
+    let (status, _, page) = console.get("/console/admin/exports").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"export-form\""), "{page}");
+    assert!(!page.contains("http-equiv=\"refresh\""), "nothing runs: no refresh");
+    let token = csrf_of(&page);
+
+    // Bad filters: refused, nothing queued.
+    for form in [[("bbox", "1,2,3")], [("from", "yesterday")], [("media_type", "sound")]] {
+        let mut fields = vec![("csrf", token.as_str())];
+        fields.extend(form);
+        let (status, _, body) = console.post("/console/admin/exports", &fields).await;
+        assert_eq!(status, 422, "{form:?}: {body}");
+    }
+    // Audio only, with no worker yet: queued, the page refreshes itself and offers a cancel.
+    let (status, location, body) =
+        console.post("/console/admin/exports", &[("csrf", &token), ("media_type", "audio"), ("languages", "")]).await;
+    assert_eq!((status.as_u16(), location.as_str()), (303, "/console/admin/exports"), "{body}");
+    let (id, args): (Uuid, Value) =
+        sqlx::query_as("SELECT id, args FROM jobs WHERE kind = 'export_dataset'").fetch_one(app.pool()).await.unwrap();
+    assert_eq!(args["selection"]["media_types"], json!(["audio"]));
+    let (_, _, page) = console.get("/console/admin/exports").await;
+    assert!(page.contains("http-equiv=\"refresh\""), "{page}");
+    assert!(page.contains(&format!("/console/admin/exports/{id}/cancel")), "{page}");
+
+    // Cancelled before it ran.
+    let (status, _, _) = console.post(&format!("/console/admin/exports/{id}/cancel"), &[("csrf", &token)]).await;
+    assert_eq!(status, 303);
+    let state: String =
+        sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1").bind(id).fetch_one(app.pool()).await.unwrap();
+    assert_eq!(state, "REVOKED");
+
+    // Again, with a worker: it ends in SUCCESS, with links through the console.
+    let (_, stop, worker) = start_worker(&app);
+    let (status, _, _) = console.post("/console/admin/exports", &[("csrf", &token), ("media_type", "audio")]).await;
+    assert_eq!(status, 303);
+    let id: Uuid = sqlx::query_scalar("SELECT id FROM jobs WHERE kind = 'export_dataset' AND state <> 'REVOKED'")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    poll_until_done(&app, &admin, &id.to_string()).await;
+    let (_, _, page) = console.get("/console/admin/exports").await;
+    assert!(!page.contains("http-equiv=\"refresh\""), "{page}");
+    let link_of = |file: &str| {
+        let prefix = format!("/console/api/tasks/exports/{id}/download?file={file}");
+        let at = page.find(&prefix).unwrap_or_else(|| panic!("a {file} link in {page}"));
+        page[at..].split('"').next().unwrap().replace("&#38;", "&").replace("&amp;", "&")
+    };
+    let link = link_of("manifest.jsonl");
+    let response = console.send(console.request(Method::GET, &link)).await;
+    assert_eq!(response.status(), 200, "{link}");
+    let rows = jsonl(&response.bytes().await.unwrap());
+    let audio: i64 = sqlx::query_scalar("SELECT count(*) FROM record WHERE media_type = 'audio'")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows.len() as i64, audio);
+    let tar_link = link_of("media.tar");
+    let response = console.send(console.request(Method::GET, &tar_link)).await;
+    assert_eq!(response.status(), 200);
+    let archive = response.bytes().await.unwrap();
+    let stored = std::fs::read(app.storage_dir.path().join(format!("exports/{id}/media.tar"))).unwrap();
+    assert_eq!(sha256(&archive), sha256(&stored));
+    // Someone else's session with the same link: the API refuses it.
+    let mut other = ConsoleClient::signed_in(&app, &contributor.phone).await;
+    assert_eq!(other.send(other.request(Method::GET, &link)).await.status(), 404);
+    let mut anonymous = ConsoleClient::new(&app);
+    assert_eq!(anonymous.send(anonymous.request(Method::GET, &link)).await.status(), 401);
 
     stop.cancel();
     worker.await.unwrap();
