@@ -95,10 +95,15 @@ impl Worker {
         let mut last_reclaim: Option<Instant> = None;
         tracing::info!(worker = %self.name, concurrency = jobs.job_concurrency, kinds = ?kinds, "job worker started");
         loop {
-            let slot = tokio::select! {
+            let first = tokio::select! {
                 slot = slots.clone().acquire_owned() => match slot { Ok(slot) => slot, Err(_) => break },
                 () = shutdown.cancelled() => break,
             };
+            // Every free slot is filled by one claim.
+            let mut free = vec![first];
+            while let Ok(slot) = slots.clone().try_acquire_owned() {
+                free.push(slot);
+            }
             if last_reclaim.is_none_or(|at| at.elapsed() >= poll) {
                 last_reclaim = Some(Instant::now());
                 match queue::reclaim_expired(&self.state.db, self.retention_seconds()).await {
@@ -107,20 +112,30 @@ impl Worker {
                     Err(e) => tracing::warn!(error = %e, "looking for jobs of stopped workers failed"),
                 }
             }
-            match queue::claim(&self.state.db, &self.name, &kinds, self.lease_seconds()).await {
-                Ok(Some(job)) => {
-                    let worker = self.clone();
-                    let stop = stop_running.clone();
-                    tracker.spawn(async move {
-                        worker.run_claimed(job, stop).await;
-                        drop(slot);
-                    });
-                    continue;
+            let claimed =
+                queue::claim_many(&self.state.db, &self.name, &kinds, self.lease_seconds(), free.len() as i64).await;
+            let claimed = match claimed {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming jobs failed");
+                    Vec::new()
                 }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "claiming a job failed"),
+            };
+            let got_all = claimed.len() == free.len();
+            for job in claimed {
+                let Some(slot) = free.pop() else { break };
+                let worker = self.clone();
+                let stop = stop_running.clone();
+                tracker.spawn(async move {
+                    worker.run_claimed(job, stop).await;
+                    drop(slot);
+                });
             }
-            drop(slot);
+            drop(free);
+            if got_all {
+                // Perhaps more are waiting: look again as soon as a slot frees up.
+                continue;
+            }
             tokio::select! {
                 () = wake.notified() => {},
                 () = tokio::time::sleep(poll) => {},

@@ -3,10 +3,13 @@
 //!
 //! An object is referenced by a record (`record.object_key`), by a live resumable upload (every
 //! object under `uploads/<id>/` while upload `<id>` exists, and the object its finalise noted), by
-//! a user data export job still held (every object under `exports/<job id>/`), and nothing else. An unreferenced object younger than the grace period is left alone: an upload
-//! stores its object a moment before it writes the row that references it. Findings are checked
-//! again against the database before they are reported, and each orphan once more right before
-//! it is deleted, so writes made during the audit are never taken for damage or deleted.
+//! a user data export job still held (every object under `exports/<job id>/`), and nothing else;
+//! an admin's dataset export (any other folder under `exports/`) is never an orphan: no row tracks
+//! it, and it is the admin's to keep or remove. An unreferenced object younger than the grace
+//! period is left alone: an upload stores its object a moment before it writes the row that
+//! references it. Findings are checked again against the database before they are reported, and
+//! each orphan once more right before it is deleted, so writes made during the audit are never
+//! taken for damage or deleted.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -136,8 +139,14 @@ impl References {
         if self.records.contains(key) || self.finalise_keys.contains(key) {
             return true;
         }
-        if crate::storage::objects::export_job_of(key).is_some_and(|job| self.exports.contains(&job)) {
-            return true;
+        if key.starts_with("exports/") {
+            // A user data export's folder is named after its job and lives as long as the job;
+            // any other folder there is an admin's dataset export (`corpus export dataset --out
+            // s3`), which no row tracks: it is the admin's to keep or delete, never an orphan.
+            return match crate::storage::objects::export_job_of(key) {
+                Some(job) => self.exports.contains(&job),
+                None => true,
+            };
         }
         key.strip_prefix(UPLOADS_PREFIX)
             .and_then(|rest| rest.strip_prefix('/'))

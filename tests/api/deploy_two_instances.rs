@@ -193,6 +193,25 @@ async fn until_listening(apps: &[&TestApp]) {
     }
 }
 
+/// Waits until replica `b` has handled every identity notification committed so far (creating a
+/// user announces it too; one arriving late would drop an entry the test means to keep). One
+/// listener takes notifications in commit order, so once a later change is seen, so were these.
+async fn settle_notifications(a: &TestApp, b: &TestApp) {
+    let probe = a.contributor().await;
+    let me = || send(b.get("/api/v1/auth/me").header("Authorization", probe.bearer()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // Cached on B once its own creation notice has passed (until then a request may drop it).
+    while me().await.0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "the probe user is not served by replica B");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    sqlx::query(r#"UPDATE "user" SET is_active = false WHERE id = $1"#).bind(probe.id).execute(a.pool()).await.unwrap();
+    while me().await.0 != 401 {
+        assert!(std::time::Instant::now() < deadline, "replica B did not take the probe's notification");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test]
 async fn identities_are_served_from_memory_and_changes_reach_the_other_replica() {
     let a = TestApp::spawn().await;
@@ -200,6 +219,7 @@ async fn identities_are_served_from_memory_and_changes_reach_the_other_replica()
     until_listening(&[&a, &b]).await;
     let admin = a.admin().await;
     let user = a.reviewer().await;
+    settle_notifications(&a, &b).await;
     let me = |app: &TestApp| {
         let request = app.get("/api/v1/auth/me").header("Authorization", user.bearer());
         async move { send(request).await }

@@ -186,7 +186,9 @@ async fn cancelling_a_running_job_stops_it_and_it_stays_revoked() {
     let app = TestApp::spawn_with(fast_jobs).await;
     let id = enqueue(&app, "noop", json!({"sleep_ms": 60_000}), 3).await;
     let (_, stop, task) = start_worker(&app);
-    wait_for(&app, id, Duration::from_secs(10), |j| j.state != "PENDING").await;
+    // While it runs, its progress is reported as the original's tasks did.
+    let running = wait_for(&app, id, Duration::from_secs(10), |j| j.state == "PROGRESS").await;
+    assert_eq!(running.progress.unwrap(), json!({"current": 0, "total": 60_000, "status": "sleeping"}));
     let state = queue::cancel(app.pool(), id, 3600.0).await.unwrap();
     assert_eq!(state.as_deref(), Some("REVOKED"));
     // The worker notices at its next heartbeat and frees the slot: a new job runs meanwhile.
@@ -254,4 +256,21 @@ async fn two_schedulers_run_each_periodic_job_once_per_period() {
     .await
     .unwrap();
     assert_eq!(unlinked, 0);
+}
+
+#[tokio::test]
+async fn an_attempt_that_runs_past_the_time_limit_is_stopped_and_fails_with_a_clear_error() {
+    let app = TestApp::spawn_with(|c| {
+        fast_jobs(c);
+        c.jobs.job_time_limit_seconds = 1;
+    })
+    .await;
+    let id = enqueue(&app, "noop", json!({"sleep_ms": 30_000}), 1).await;
+    let worker = Worker::new(state_of(&app), Registry::standard());
+    let started = Instant::now();
+    assert!(worker.run_next().await.unwrap());
+    assert!(started.elapsed() < Duration::from_secs(20), "stopped at its limit, not after 30 s");
+    let job = queue::get(app.pool(), id).await.unwrap().unwrap();
+    assert_eq!(job.state, "FAILURE");
+    assert_eq!(job.error.as_deref(), Some("the job ran longer than its time limit of 1 s"));
 }

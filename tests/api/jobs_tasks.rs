@@ -124,11 +124,15 @@ async fn the_clients_data_export_reaches_success_with_a_link_only_its_owner_and_
     // The export files are the service's own and not orphans while their job is held.
     let exported_files = std::fs::read_dir(app.storage_dir.path().join("exports")).unwrap().count();
     assert_eq!(exported_files, 2);
+    // An admin's dataset export under exports/ is no orphan either.
+    let dataset = app.storage_dir.path().join("exports/dataset-20261206T000000Z-abcdef12/manifest.csv");
+    std::fs::create_dir_all(dataset.parent().unwrap()).unwrap();
+    std::fs::write(&dataset, b"id\n").unwrap();
     let storage = corpus_te::storage::Storage::from_config(&app.config).unwrap();
     let orphans = corpus_te::ops::audit::find_orphans(app.pool(), &storage, Duration::ZERO).await.unwrap();
     assert!(orphans.orphans.is_empty(), "{:?}", orphans.orphans);
     let listed = storage.list_owned().await.unwrap();
-    assert_eq!(listed.objects.iter().filter(|o| o.key.starts_with("exports/")).count(), 3, "three export files listed");
+    assert_eq!(listed.objects.iter().filter(|o| o.key.starts_with("exports/")).count(), 4, "every export file listed");
     stop.cancel();
     worker.await.unwrap();
 }
@@ -282,6 +286,23 @@ async fn cleanup_never_deletes_a_record_or_its_file_whatever_its_status_or_age()
         .execute(app.pool())
         .await
         .unwrap();
+    // Export files: those of a job still held stay, those whose job is gone go once an hour old.
+    let held = queue::enqueue(app.pool(), &NewJob { kind: "noop", args: json!({}), owner: None, max_attempts: 1 })
+        .await
+        .unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    let export = |job: Uuid, old: bool| {
+        let path = app.storage_dir.path().join(format!("exports/{job}/user_data.json"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"{}").unwrap();
+        if old {
+            std::fs::File::options().write(true).open(&path).unwrap().set_modified(two_hours_ago).unwrap();
+        }
+        path
+    };
+    let kept_export = export(held, true);
+    let young_orphan = export(Uuid::new_v4(), false);
+    let old_orphan = export(Uuid::new_v4(), true);
     let cleanup =
         queue::enqueue(app.pool(), &NewJob { kind: "cleanup", args: json!({}), owner: None, max_attempts: 1 })
             .await
@@ -297,6 +318,9 @@ async fn cleanup_never_deletes_a_record_or_its_file_whatever_its_status_or_age()
     for key in keys {
         assert!(app.storage_dir.path().join(&key).exists(), "{key} is kept");
     }
+    assert_eq!(job.result.as_ref().unwrap()["export_files_removed"], 1);
+    assert!(kept_export.exists() && young_orphan.exists(), "held or recent export files stay");
+    assert!(!old_orphan.exists(), "an old export file whose job is gone is removed");
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ pub async fn cleanup(ctx: JobContext) -> anyhow::Result<Value> {
     ctx.progress(0, 3, "Sweeping abandoned uploads...");
     let sweep = maintenance::sweep(state).await?;
     ctx.progress(1, 3, "Purging expired job results...");
-    let (jobs_purged, _) = queue::purge_expired(&state.db, "export_user_data").await?;
+    let jobs_purged = queue::purge_expired(&state.db).await?;
     ctx.progress(2, 3, "Removing expired export files...");
     let export_files = remove_stale_exports(&ctx).await?;
     let (uploads, spool_files, otps, swept) = match sweep {

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The read benchmark in one command (a benchmark, not a test: it asserts nothing, CI does not run it).
+#
+# For each corpus size (BENCH_SIZES, default "100000 1000000") and shape (BENCH_SHAPES: "dense" =
+# every record in a 0.2 degree square around Hyderabad, as a city campaign; "sparse" = spread over 10 degrees),
+# it seeds the records, then runs every read endpoint with wrk at each connection count
+# (BENCH_CONNS, default "8 64 256") and pgbench on the endpoint's own SQL with the same number of
+# clients, and prints one table: req/s, p50, p99 and the ratio of the endpoint to pgbench. Then
+# the server's idle and peak RSS and its start-up time (exec to the first /health answer).
+#
+#   scripts/bench.sh                                   # everything (about 40 minutes)
+#   BENCH_SIZES=100000 BENCH_CONNS="8 64" BENCH_DURATION=5s scripts/bench.sh   # a quicker run
+#
+# Needs PostgreSQL with PostGIS, pgbench (PostgreSQL's client tools) and wrk
+# (apt-get install -y wrk); builds the release binary when CORPUS_BIN is not given.
+source "$(dirname "$0")/bench-common.sh"
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+command -v pgbench >/dev/null || { echo "pgbench is missing (PostgreSQL client tools)" >&2; exit 1; }
+SIZES="${BENCH_SIZES:-100000 1000000}"
+SHAPES="${BENCH_SHAPES:-dense sparse}"
+CONNS_LIST="${BENCH_CONNS:-8 64 256}"
+DURATION="${BENCH_DURATION:-10s}"
+COLUMNS_SQL="r.uid, r.user_id, r.category_id, r.status, r.reviewed, r.reviewed_by, r.reviewed_at, r.created_at,
+  r.updated_at, r.title, r.description, r.media_type, r.file_url, r.file_name, r.file_size, ST_Y(r.location) AS latitude,
+  ST_X(r.location) AS longitude, r.duration_seconds, r.duration_implausible, r.object_key, r.language, r.release_rights,
+  r.metadata, r.content_sha256, r.mime_type, r.review_status, r.review_note, r.duplicate_of"
+POINT="ST_SetSRID(ST_MakePoint(78.4867::float8, 17.385::float8), 4326)::geography"
+
+# Start-up: exec to the first 200 on /health, on the initialised database (median of 5).
+startup_ms() {
+    local times=() port2=$((PORT + 1))
+    for _ in 1 2 3 4 5; do
+        local start end pid
+        start=$(date +%s%N)
+        CORPUS_ENV=development DATABASE_URL="$PG_URL" APP_SECRET_KEY="$SECRET" CORPUS_BIND="127.0.0.1:$port2" \
+            STORAGE_BACKEND=local STORAGE_DIR="$WORK/data" LOG_LEVEL=warn CORPUS_NO_WORKER=true "$BIN" serve \
+            >/dev/null 2>&1 &
+        pid=$!
+        until curl -fs "http://127.0.0.1:$port2/health" >/dev/null 2>&1; do sleep 0.002; done
+        end=$(date +%s%N)
+        kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+        times+=($(( (end - start) / 1000000 )))
+    done
+    printf '%s\n' "${times[@]}" | sort -n | sed -n 3p
+}
+
+seed() {
+    local n="$1" shape="$2" spread
+    [[ "$shape" == dense ]] && spread=0.2 || spread=10
+    psql "$PG_URL" -qv ON_ERROR_STOP=1 >/dev/null 2>&1 <<SQL
+TRUNCATE record CASCADE;
+INSERT INTO record (user_id, category_id, title, media_type, status, location, created_at)
+SELECT '$ADMIN_ID', (SELECT id FROM category WHERE name = 'bench'), 'record ' || g,
+       (ARRAY['text', 'audio', 'video', 'image'])[1 + g % 4]::mediatype, 'uploaded',
+       ST_SetSRID(ST_MakePoint(78.4867 + (random() - 0.5) * $spread, 17.385 + (random() - 0.5) * $spread), 4326),
+       now() - make_interval(secs => g)
+FROM generate_series(1, $n) g;
+VACUUM ANALYZE record;
+SQL
+}
+
+# One endpoint at one connection count: wrk on the API, pgbench on its SQL (when given).
+measure() {
+    local label="$1" path="$2" sql="$3" conns="$4"
+    local status
+    status="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE$path")"
+    [[ "$status" == 200 ]] || { echo "$label: HTTP $status for $path" >&2; exit 1; }
+    local out rps p50 p99 peak
+    out="$(wrk -t2 -c"$conns" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$BASE$path")"
+    rps="$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")"
+    p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
+    p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
+    peak="$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")"
+    (( peak > PEAK_KIB )) && PEAK_KIB=$peak
+    local tps="-" ratio="-"
+    if [[ -n "$sql" ]]; then
+        printf '%s\n' "$sql" >"$WORK/bench.sql"
+        tps="$(pgbench -n -M extended -f "$WORK/bench.sql" -c "$conns" -j 2 -T "${DURATION%s}" "$PG_URL" 2>/dev/null \
+            | awk '/^tps/ {printf "%.0f", $3}')"
+        ratio="$(awk -v a="$rps" -v b="$tps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
+    fi
+    printf '| %-8s | %-6s | %-26s | %5s | %9s | %9s | %9s | %9s | %6s |\n' \
+        "$SIZE" "$SHAPE" "$label" "$conns" "$rps" "$p50" "$p99" "$tps" "$ratio"
+}
+
+start_server
+IDLE_KIB="$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")"
+PEAK_KIB="$IDLE_KIB"
+CATEGORY_SQL="SELECT id, name, title, description, published, rank, created_at, updated_at FROM category WHERE published OR true ORDER BY rank, name, id;"
+ME_SQL="SELECT u.id, u.phone, u.name, u.is_active, u.tokens_valid_after, COALESCE(array_agg(r.name::text ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') FROM \"user\" u LEFT JOIN user_roles ur ON ur.user_id = u.id LEFT JOIN role r ON r.id = ur.role_id WHERE u.id = '$ADMIN_ID' GROUP BY u.id;"
+echo "corpus read benchmark: $(nproc) cores, wrk -t2 -d$DURATION, pgbench -M extended -j2 -T${DURATION%s}; ratio = endpoint req/s / pgbench tps on its SQL"
+echo
+printf '| %-8s | %-6s | %-26s | %5s | %9s | %9s | %9s | %9s | %6s |\n' records shape endpoint conns "req/s" p50 p99 "pg tps" ratio
+printf '|%s|\n' "----------|--------|----------------------------|-------|-----------|-----------|-----------|-----------|--------"
+for SIZE in $SIZES; do
+    for SHAPE in $SHAPES; do
+        seed "$SIZE" "$SHAPE"
+        # Page 500 of 100 (or the middle of a smaller corpus), by cursor.
+        OFFSET=$(( SIZE / 2 < 49899 ? SIZE / 2 : 49899 ))
+        CURSOR="$(psql "$PG_URL" -Atc "SELECT (extract(epoch FROM created_at) * 1000000)::bigint || '_' || uid FROM record
+            ORDER BY created_at DESC, uid DESC OFFSET $OFFSET LIMIT 1")"
+        CUR_AT="$(psql "$PG_URL" -Atc "SELECT created_at FROM record ORDER BY created_at DESC, uid DESC OFFSET $OFFSET LIMIT 1")"
+        CUR_UID="${CURSOR#*_}"
+        if [[ "$SHAPE" == dense ]]; then ALL_BOX="min_lat=17.28&max_lat=17.49&min_lng=78.38&max_lng=78.59"; ALL_ENV="78.38, 17.28, 78.59, 17.49"
+        else ALL_BOX="min_lat=12.3&max_lat=22.4&min_lng=73.4&max_lng=83.5"; ALL_ENV="73.4, 12.3, 83.5, 22.4"; fi
+        for CONNS in $CONNS_LIST; do
+            measure "/health" "/health" "" "$CONNS"
+            measure "/auth/me" "/api/v1/auth/me" "$ME_SQL" "$CONNS"
+            measure "/categories/" "/api/v1/categories/" "$CATEGORY_SQL" "$CONNS"
+            measure "list page 1" "/api/v1/records/?limit=100" \
+                "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE TRUE ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS"
+            measure "list page 500 (cursor)" "/api/v1/records/?limit=100&cursor=$CURSOR" \
+                "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE TRUE AND (r.created_at, r.uid) < ('$CUR_AT'::timestamptz, '$CUR_UID'::uuid) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS"
+            measure "nearby 1 km" "/api/v1/records/search/nearby?latitude=17.385&longitude=78.4867&radius=1000&limit=100" \
+                "SELECT $COLUMNS_SQL, r.distance_meters FROM (SELECT r.*, ST_Distance(r.location::geography, $POINT) AS distance_meters FROM record r WHERE r.location::geography && ST_Buffer($POINT, 1010::float8) ORDER BY r.location::geography <-> $POINT LIMIT 100) r WHERE r.distance_meters <= 1000 ORDER BY r.distance_meters, r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0;" "$CONNS"
+            measure "bbox small (0.02 deg)" "/api/v1/records/search/bbox?min_lat=17.375&max_lat=17.395&min_lng=78.4767&max_lng=78.4967&limit=100" \
+                "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope(78.4767::float8, 17.375::float8, 78.4967::float8, 17.395::float8, 4326)) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS"
+            measure "bbox holding all" "/api/v1/records/search/bbox?$ALL_BOX&limit=100" \
+                "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope($ALL_ENV, 4326)) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS"
+        done
+    done
+done
+echo
+echo "server RSS: idle $((IDLE_KIB / 1024)) MiB at start, peak $((PEAK_KIB / 1024)) MiB (VmHWM during the runs)"
+echo "start-up to first /health answer: $(startup_ms) ms (median of 5, database initialised)"
+echo
+echo "EXPLAIN of bbox holding all and nearby 1 km on the last data set, as the server plans them (values known):"
+psql "$PG_URL" -At <<SQL | sed 's/^/    /'
+EXPLAIN (COSTS OFF) SELECT r.uid FROM (SELECT r.* FROM record r WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope($ALL_ENV, 4326)) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r;
+EXPLAIN (COSTS OFF) SELECT r.uid FROM (SELECT r.*, ST_Distance(r.location::geography, $POINT) AS distance_meters FROM record r WHERE r.location::geography && ST_Buffer($POINT, 1010::float8) ORDER BY r.location::geography <-> $POINT LIMIT 100) r WHERE r.distance_meters <= 1000;
+SQL
