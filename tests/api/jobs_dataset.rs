@@ -95,6 +95,10 @@ async fn jobs_dataset_export_through_the_tasks_api_matches_the_database_and_the_
     assert_eq!(listed.len() as i64, total);
     // The files are the job's own, under exports/<job id>/.
     assert_eq!(std::fs::read(root.join(format!("exports/{task_id}/media.tar"))).unwrap(), archive);
+    // While the job is held, the storage audit counts them as referenced, even when old.
+    let storage = corpus_te::storage::Storage::from_config(&app.config).unwrap();
+    let report = corpus_te::ops::audit::find_orphans(app.pool(), &storage, std::time::Duration::ZERO).await.unwrap();
+    assert!(report.orphans.iter().all(|o| !o.key.contains(&task_id)), "{:?}", report.orphans);
 
     // Another admin may download it; a contributor may not even see it.
     assert_eq!(download(&app, &other_admin, result, "media.tar").await.0, 200);
