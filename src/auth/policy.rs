@@ -208,6 +208,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/v1/tasks/statistics", ADMIN),
     rule("POST", "/api/v1/tasks/export-data", AUTHENTICATED),
     rule("GET", "/api/v1/tasks/exports/{task_id}/download", AUTHENTICATED),
+    rule("POST", "/api/v1/tasks/export-dataset", ADMIN),
 ];
 
 /// The rule for `method` + `path`, if the path is in the table.

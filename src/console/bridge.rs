@@ -5,7 +5,8 @@
 //!
 //! Only the paths listed in [`router`] pass. Every `POST` needs the session's CSRF token (header
 //! `X-CSRF-Token`, or query `csrf` for the plain upload form); a plain form's `next=mine` turns a
-//! success into a redirect to "my contributions".
+//! success into a redirect to "my contributions". Export downloads pass their signed link's query
+//! on; the API checks it and that the session's user may download the export.
 
 use axum::{
     Extension, Router,
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/api/records/upload/chunk", post(forward).layer(axum::extract::DefaultBodyLimit::disable()))
         .route("/console/api/records/upload/{upload_uuid}/status", get(forward))
         .route("/console/api/records/{record_id}/file", get(forward))
+        .route("/console/api/tasks/exports/{task_id}/download", get(forward))
 }
 
 fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<std::borrow::Cow<'a, str>> {
@@ -69,8 +71,20 @@ async fn forward(
         Err(e) => return crate::AppError::from(e).into_response(),
     };
     let path = parts.uri.path().trim_start_matches("/console/api");
-    let Ok(uri) = format!("/api/v1{path}").parse::<Uri>() else { return StatusCode::NOT_FOUND.into_response() };
+    // An export download's signed link travels in its query; other paths take none.
+    let query = match parts.uri.query() {
+        Some(query) if path.starts_with("/tasks/exports/") => format!("?{query}"),
+        _ => String::new(),
+    };
+    let Ok(uri) = format!("/api/v1{path}{query}").parse::<Uri>() else { return StatusCode::NOT_FOUND.into_response() };
     parts.uri = uri;
+    // The console route's own path parameters must not reach the API's router (it would see
+    // both routes' parameters); only the caller's address is kept.
+    let connect = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().cloned();
+    parts.extensions = Default::default();
+    if let Some(connect) = connect {
+        parts.extensions.insert(connect);
+    }
     parts.headers.remove(header::COOKIE);
     parts.headers.remove(&CSRF_HEADER);
     match HeaderValue::from_str(&format!("Bearer {token}")) {

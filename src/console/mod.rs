@@ -14,6 +14,7 @@ pub mod bridge;
 pub mod contribute;
 pub mod csrf;
 pub mod dashboard;
+pub mod exports;
 pub mod i18n;
 pub mod review;
 pub mod session;
@@ -59,6 +60,8 @@ pub fn router(api: Router) -> Router<AppState> {
         .route("/console/admin/users/{user_id}/roles", post(admin::set_roles))
         .route("/console/admin/categories", get(admin::categories).post(admin::create_category))
         .route("/console/admin/categories/{category_id}", post(admin::update_category))
+        .route("/console/admin/exports", get(exports::page).post(exports::start))
+        .route("/console/admin/exports/{job_id}/cancel", post(exports::cancel))
         .merge(bridge::router())
         .layer(Extension(bridge::Api(api)))
         .layer(SetResponseHeaderLayer::if_not_present(

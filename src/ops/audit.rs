@@ -3,8 +3,9 @@
 //!
 //! An object is referenced by a record (`record.object_key`), by a live resumable upload (every
 //! object under `uploads/<id>/` while upload `<id>` exists, and the object its finalise noted), by
-//! a user data export job still held (every object under `exports/<job id>/`), and nothing else;
-//! an admin's dataset export (any other folder under `exports/`) is never an orphan: no row tracks
+//! an export job still held (a user data export, or a dataset export run as a job: every object
+//! under `exports/<job id>/`), and nothing else; an admin's dataset export written by the command
+//! (any other folder under `exports/`) is never an orphan: no row tracks
 //! it, and it is the admin's to keep or remove. An unreferenced object younger than the grace
 //! period is left alone: an upload stores its object a moment before it writes the row that
 //! references it. Findings are checked again against the database before they are reported, and
@@ -123,7 +124,10 @@ impl References {
         let mut conn = pool.acquire().await?;
         let records = dbo::record_objects(&mut conn).await?.into_iter().map(|r| r.object_key).collect();
         let uploads = dbo::upload_references(&mut conn).await?;
-        let exports = crate::db::jobs::ids_of_kind(&mut *conn, "export_user_data").await?.into_iter().collect();
+        let mut exports = HashSet::new();
+        for kind in crate::jobs::kinds::export::EXPORT_KINDS {
+            exports.extend(crate::db::jobs::ids_of_kind(&mut *conn, kind).await?);
+        }
         Ok(Self {
             exports,
             records,
@@ -137,7 +141,7 @@ impl References {
             return true;
         }
         if key.starts_with("exports/") {
-            // A user data export's folder is named after its job and lives as long as the job;
+            // An export job's folder is named after its job and lives as long as the job;
             // any other folder there is an admin's dataset export (`corpus export dataset --out
             // s3`), which no row tracks: it is the admin's to keep or delete, never an orphan.
             return match crate::storage::objects::export_job_of(key) {

@@ -371,6 +371,19 @@ async fn console_in_chromium_sign_up_record_resume_review_and_dashboard() {
     assert_eq!(text_of(&browser, "#stat-backlog").await, "0");
     shoot(&browser, "dashboard-after").await;
 
+    // The exports page: an audio-only export started by the form is listed.
+    browser.goto(&format!("{base}/console/admin/exports")).await.unwrap();
+    click(&browser, "#export-form input[name=media_type][value=audio]").await;
+    click(&browser, "#export-form button[type=submit]").await;
+    wait_for_path(&browser, "/console/admin/exports", 10).await;
+    browser.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("li.export")).await.unwrap();
+    let kinds: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'export_dataset'")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(kinds, 1);
+    shoot(&browser, "exports").await;
+
     // Telugu is rendered with a Telugu font: the brand text has a real width, not tofu boxes.
     let width = browser
         .execute("return document.querySelector('.brand').getBoundingClientRect().width;", vec![])

@@ -126,7 +126,10 @@ async fn console_every_signed_in_form_refuses_a_missing_or_wrong_csrf_token() {
     let active_path = format!("/console/admin/users/{}/active", contributor.id);
     let roles_path = format!("/console/admin/users/{}/roles", contributor.id);
     let category_path = format!("/console/admin/categories/{category_id}");
+    let cancel_path = format!("/console/admin/exports/{}/cancel", Uuid::new_v4());
     let forms: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("/console/admin/exports", vec![("media_type", "audio")]),
+        (&cancel_path, vec![]),
         ("/console/logout", vec![]),
         (&record_path, vec![("decision", "approve"), ("note", "ok")]),
         (&active_path, vec![("active", "false")]),
@@ -179,6 +182,11 @@ async fn console_every_signed_in_form_refuses_a_missing_or_wrong_csrf_token() {
     assert_eq!(categories, vec![("stories".to_owned(), "stories".to_owned(), 0)]);
     let uploads: i64 = sqlx::query_scalar("SELECT count(*) FROM upload_session").fetch_one(app.pool()).await.unwrap();
     assert_eq!(uploads, 0);
+    let exports: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'export_dataset'")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(exports, 0);
 
     // With the right token the same forms work.
     let (status, _, body) = console
@@ -307,7 +315,13 @@ async fn console_roles_are_checked_on_every_page_and_endpoint() {
     // A contributor: no review, no admin, not even with a valid token.
     let mut user = ConsoleClient::signed_in(&app, &contributor.phone).await;
     let token = user.csrf("/console/contribute").await;
-    for path in ["/console/review", "/console/admin", "/console/admin/users", "/console/admin/categories"] {
+    for path in [
+        "/console/review",
+        "/console/admin",
+        "/console/admin/users",
+        "/console/admin/categories",
+        "/console/admin/exports",
+    ] {
         let (status, _, page) = user.get(path).await;
         assert_eq!(status, 403, "{path}");
         assert!(!page.contains("review-form"));
@@ -323,6 +337,13 @@ async fn console_roles_are_checked_on_every_page_and_endpoint() {
         .post(&format!("/console/admin/users/{}/roles", contributor.id), &[("csrf", &token), ("role", "admin")])
         .await;
     assert_eq!(status, 403);
+    let (status, _, _) = user.post("/console/admin/exports", &[("csrf", &token), ("media_type", "audio")]).await;
+    assert_eq!(status, 403);
+    let exports: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'export_dataset'")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(exports, 0);
     let reviewed: bool = sqlx::query_scalar("SELECT reviewed FROM record WHERE uid = $1")
         .bind(record)
         .fetch_one(app.pool())
@@ -343,6 +364,7 @@ async fn console_roles_are_checked_on_every_page_and_endpoint() {
     assert_eq!(staff.get("/console/review").await.0, 200);
     assert_eq!(staff.get("/console/admin").await.0, 403);
     assert_eq!(staff.get("/console/admin/users").await.0, 403);
+    assert_eq!(staff.get("/console/admin/exports").await.0, 403);
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// Polls `GET /tasks/status/{id}` as `user` until the task has ended.
-async fn poll_until_done(app: &TestApp, user: &TestUser, task_id: &str) -> Value {
+pub async fn poll_until_done(app: &TestApp, user: &TestUser, task_id: &str) -> Value {
     let started = Instant::now();
     loop {
         let (status, body) = send(app.get(&format!("/api/v1/tasks/status/{task_id}")).bearer_auth(&user.token)).await;
@@ -34,7 +34,7 @@ async fn poll_until_done(app: &TestApp, user: &TestUser, task_id: &str) -> Value
 }
 
 /// The path and query of an absolute or relative URL.
-fn path_of(url: &str) -> &str {
+pub fn path_of(url: &str) -> &str {
     url.find("/api/").map(|i| &url[i..]).unwrap()
 }
 

@@ -27,6 +27,7 @@ mod hardening_security;
 mod hardening_server;
 mod hardening_uploads;
 mod jobs_cli;
+mod jobs_dataset;
 mod jobs_queue;
 mod jobs_tasks;
 mod maintenance;

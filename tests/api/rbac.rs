@@ -189,6 +189,7 @@ async fn resource_sample(app: &TestApp, rule: &Rule, owner: &TestUser, published
         }
         ("PUT", "/api/v1/categories/{category_id}") => Some(json!({"title": "Renamed"})),
         ("POST", "/api/v1/tasks/batch-process" | "/api/v1/tasks/batch-language-detection") => Some(json!([])),
+        ("POST", "/api/v1/tasks/export-dataset") => Some(json!({"media_types": ["text"]})),
         _ => None,
     };
     let form = match (rule.method, rule.path) {

@@ -25,7 +25,7 @@ use crate::{
     db::jobs::{JobRow, state},
     error::{AppError, ErrorDetail, Result, ValidationErrorBody},
     http::{ValidQuery, Validate, Validator},
-    jobs::kinds::export::{FORMATS, is_export_file_name, result_files},
+    jobs::kinds::export::{FORMATS, is_export_file_name, is_export_kind, result_files},
     state::AppState,
     storage::objects::export_key,
 };
@@ -127,7 +127,8 @@ pub fn with_download_links(app: &AppState, job: &JobRow, mut result: Value) -> V
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
-    /// The file (`user_data.json`, `records.csv`).
+    /// The file (`user_data.json`, `records.csv`; a dataset export's `media.tar`,
+    /// `manifest.jsonl`, `manifest.csv`).
     #[serde(default = "default_file")]
     pub file: String,
     /// Expiry of the link, seconds since the epoch.
@@ -157,7 +158,7 @@ pub async fn download(
     ValidQuery(q): ValidQuery<DownloadQuery>,
 ) -> Result<Response> {
     let job = load_task(&app, &user, &task_id).await?;
-    if job.kind != "export_user_data" || job.state != state::SUCCESS {
+    if !is_export_kind(&job.kind) || job.state != state::SUCCESS {
         return Err(task_not_found());
     }
     let files = result_files(job.result.as_ref().unwrap_or(&Value::Null));

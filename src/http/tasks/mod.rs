@@ -7,6 +7,7 @@
 //! with no real meaning (content analysis, language detection, e-mail without SMTP) answer a
 //! clear 400 instead of queueing a job that would do nothing.
 
+pub mod dataset;
 pub mod enqueue;
 pub mod exports;
 pub mod lists;
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/tasks/statistics", get(reports::statistics))
         .route("/tasks/export-data", post(exports::export_data))
         .route("/tasks/exports/{task_id}/download", get(exports::download))
+        .route("/tasks/export-dataset", post(dataset::export_dataset))
 }
 
 /// OpenAPI paths of this module.
@@ -55,10 +57,11 @@ pub fn router() -> Router<AppState> {
         status::task_status, status::cancel_task, lists::active, lists::scheduled,
         maintenance::cleanup, maintenance::optimize_db, maintenance::health_check,
         reports::daily, reports::user, reports::statistics, exports::export_data, exports::download,
+        dataset::export_dataset,
     ),
     components(schemas(
         shared::TaskResponse, shared::TaskStatusResponse, shared::TaskListResponse, shared::TaskInfo,
-        status::CancelResponse,
+        status::CancelResponse, dataset::ExportDatasetRequest,
     )),
     tags((name = "tasks", description = "Background jobs: enqueue, status, cancel, reports and exports"))
 )]

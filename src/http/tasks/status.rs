@@ -15,6 +15,7 @@ use crate::{
     auth::CurrentUser,
     db::jobs::{self as queue, state},
     error::{ErrorDetail, Result},
+    jobs::kinds::export::is_export_kind,
     state::AppState,
 };
 
@@ -42,7 +43,7 @@ pub async fn task_status(
     let result = match job.state.as_str() {
         state::SUCCESS => {
             let result = job.result.clone().unwrap_or(Value::Null);
-            Some(if job.kind == "export_user_data" { with_download_links(&app, &job, result) } else { result })
+            Some(if is_export_kind(&job.kind) { with_download_links(&app, &job, result) } else { result })
         }
         _ => None,
     };

@@ -213,9 +213,20 @@ pub fn result_files(result: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// The id a download names must be an export job's own file, never a path.
+/// The id a download names must be an export job's own file, never a path: a user data export's
+/// (`user_data.json`, `records.csv`) or a dataset export's (`media.tar`, `manifest.jsonl`,
+/// `manifest.csv`).
 pub fn is_export_file_name(name: &str) -> bool {
-    matches!(name, "user_data.json" | "records.csv")
+    matches!(name, "user_data.json" | "records.csv" | "media.tar" | "manifest.jsonl" | "manifest.csv")
+}
+
+/// The job kinds whose results are files under `exports/<job id>/`, served by the download
+/// endpoint and kept while their job is.
+pub const EXPORT_KINDS: [&str; 2] = ["export_user_data", super::dataset::KIND];
+
+/// Whether jobs of `kind` hold export files.
+pub fn is_export_kind(kind: &str) -> bool {
+    EXPORT_KINDS.contains(&kind)
 }
 
 #[cfg(test)]

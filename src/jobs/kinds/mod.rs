@@ -1,5 +1,6 @@
 //! Every job kind of the service.
 
+pub mod dataset;
 pub mod export;
 pub mod media;
 pub mod ops;
@@ -14,6 +15,8 @@ use super::{JobContext, Registry, registry::FnJob};
 
 /// The longest a scheduled backup may run (a dump and a copy of every local object).
 const BACKUP_TIME_LIMIT: Duration = Duration::from_secs(12 * 3600);
+/// The longest a dataset export may run (every selected object copied into one archive).
+const DATASET_EXPORT_TIME_LIMIT: Duration = Duration::from_secs(12 * 3600);
 
 /// Registers every kind.
 pub fn register_all(registry: &mut Registry) {
@@ -24,6 +27,9 @@ pub fn register_all(registry: &mut Registry) {
         .register(FnJob::new("health_check", |ctx| ops::health_check(ctx).boxed()).attempts(1))
         .register(FnJob::new("backup", |ctx| ops::backup(ctx).boxed()).limit(BACKUP_TIME_LIMIT))
         .register(FnJob::new("export_user_data", |ctx| export::export_user_data(ctx).boxed()))
+        .register(
+            FnJob::new(dataset::KIND, |ctx| dataset::export_dataset(ctx).boxed()).limit(DATASET_EXPORT_TIME_LIMIT),
+        )
         .register(FnJob::new("media_facts", |ctx| media::media_facts(ctx).boxed()))
         .register(FnJob::new("backfill_duration", |ctx| media::backfill_duration(ctx).boxed()))
         .register(FnJob::new("generate_statistics", |ctx| reports::generate_statistics(ctx).boxed()))
