@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Memory under many slow uploads at once (a contributor campaign on phones): N clients each send a
 # 1 MB audio file over about 8 seconds, all at the same time. Prints the server's resident memory
-# (VmRSS) before, at the peak, and 5 s after they finish, and the per-upload cost.
+# (VmRSS) before, at the peak, 5 s and a minute (BENCH_SETTLE_SECONDS) after they finish, and the
+# per-upload cost.
 #
 #   scripts/bench-upload-concurrent.sh                  # 300 uploads of 1 MB over ~8 s
 #   BENCH_UPLOADS=100 BENCH_UPLOAD_SECONDS=2 scripts/bench-upload-concurrent.sh
 source "$(dirname "$0")/bench-common.sh"
 UPLOADS="${BENCH_UPLOADS:-300}"
 SECONDS_EACH="${BENCH_UPLOAD_SECONDS:-8}"
+SETTLE="${BENCH_SETTLE_SECONDS:-60}"   # RSS is read again this long after the uploads end (at least 5)
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
 
@@ -63,6 +65,9 @@ done
 wait "$CLIENTS"
 sleep 5
 after="$(rss_kib)"
+sleep $((SETTLE - 5))
+settled="$(rss_kib)"
 cat "$WORK/clients.out"
-printf '%d concurrent 1 MB uploads over ~%ss: VmRSS before %d KiB, peak %d KiB (+%d KiB, %d KiB per upload), 5 s after %d KiB (+%d KiB)\n' \
-    "$UPLOADS" "$SECONDS_EACH" "$before" "$peak" "$((peak - before))" "$(((peak - before) / UPLOADS))" "$after" "$((after - before))"
+printf '%d concurrent 1 MB uploads over ~%ss: VmRSS before %d KiB, peak %d KiB (+%d KiB, %d KiB per upload), 5 s after %d KiB (+%d KiB), %d s after %d KiB (+%d KiB)\n' \
+    "$UPLOADS" "$SECONDS_EACH" "$before" "$peak" "$((peak - before))" "$(((peak - before) / UPLOADS))" "$after" "$((after - before))" \
+    "$SETTLE" "$settled" "$((settled - before))"

@@ -68,8 +68,9 @@ pub const ABANDON_WAIT: Duration = Duration::from_secs(5);
 /// A body idle timer that fired this much before the reader came back was not being waited on.
 const STALL_WAKE_TOLERANCE: Duration = Duration::from_secs(1);
 
-/// Largest read buffer of one HTTP/1 connection (hyper's default lets it grow to ~400 KB).
-const CONNECTION_READ_BUFFER: usize = 64 * 1024;
+/// Largest read buffer of one HTTP/1 connection (hyper's default lets it grow to ~400 KB). A body
+/// chunk still held downstream pins its buffer, so a connection costs about twice this.
+const CONNECTION_READ_BUFFER: usize = 16 * 1024;
 
 /// The connection limits of the server, from the configuration.
 #[derive(Debug, Clone, Copy)]
@@ -146,8 +147,8 @@ where
     // The watchdog below owns the head timeout (hyper's starts counting while a kept-alive
     // connection is idle, which would tie it to the keep-alive timeout).
     // The read buffer grows while reads fill it, up to ~400 KB by default: with a thousand slow
-    // uploads that is most of the memory they cost. 64 KiB reads keep a connection small and
-    // still fill the 64 KiB the upload parser takes at a time.
+    // uploads that is most of the memory they cost. 16 KiB reads keep a connection small; a fast
+    // upload only makes more (cheap) reads.
     builder.http1().header_read_timeout(None).keep_alive(true).max_buf_size(CONNECTION_READ_BUFFER);
     let builder = Arc::new(builder);
 

@@ -5,7 +5,7 @@
 //! shape depends on the request (filters, partial updates) are built with one [`QueryBuilder`]
 //! each, from [`Filter`] and [`Changes`], and bind every value.
 //!
-//! The list and the spatial searches run as unnamed statements (`persistent(false)`), which
+//! The list, the box search and the distance sort run as unnamed statements (`persistent(false)`), which
 //! PostgreSQL plans with the values of each call. A prepared statement would switch to a generic
 //! plan after five runs, and the best plan of these depends on the values: a box or circle
 //! holding most records wants the newest-first index walked and filtered, one holding few wants
@@ -354,8 +354,9 @@ pub async fn nearby(
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Distant>> {
-    match nearby_query(filter, centre, radius, skip, limit, true).build_query_as().persistent(false).fetch_all(db).await
-    {
+    // Prepared: the nearest-first walk of the spatial index is the best plan whatever the centre
+    // and radius, so a generic plan is the same plan without the cost of planning each call.
+    match nearby_query(filter, centre, radius, skip, limit, true).build_query_as().fetch_all(db).await {
         // PostGIS's geography nearest-first walk can fail its own order check near the poles and
         // the antimeridian; the measuring query is slower but always right.
         Err(sqlx::Error::Database(e)) if e.message().contains("index returned tuples in wrong order") => {

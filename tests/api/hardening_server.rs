@@ -268,6 +268,32 @@ async fn a_request_head_sent_a_byte_at_a_time_is_cut_after_the_header_timeout() 
 }
 
 #[tokio::test]
+async fn a_request_head_over_16_kib_is_refused_and_a_12_kib_one_is_served() {
+    // The connection's read buffer is capped at 16 KiB (so a thousand slow uploads stay small);
+    // that also bounds a request head, as common proxies do.
+    let served = Served::start(&[]).await;
+    let mut stream = served.connect().await;
+    let cookie = "c".repeat(12 * 1024);
+    stream
+        .write_all(format!("GET /health HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let (head, _) = read_response(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+
+    let mut stream = served.connect().await;
+    let cookie = "c".repeat(20 * 1024);
+    stream
+        .write_all(format!("GET /health HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let (rest, closed) = read_until_closed(&mut stream, Duration::from_secs(10)).await;
+    assert!(closed, "the connection is closed");
+    let answer = String::from_utf8_lossy(&rest);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+}
+
+#[tokio::test]
 async fn a_kept_alive_connection_is_reused_then_closed_once_idle() {
     let served = Served::start(&[("HTTP_HEADER_TIMEOUT_SECONDS", "60"), ("HTTP_KEEPALIVE_TIMEOUT_SECONDS", "1")]).await;
     let mut stream = served.connect().await;
