@@ -76,7 +76,7 @@ pub async fn run_backup(config: &Config, args: BackupArgs) -> anyhow::Result<Exi
     };
     let report = tokio::select! {
         report = work => report?,
-        () = super::serve::shutdown_signal() => anyhow::bail!("interrupted: no backup was written"),
+        () = super::signal::shutdown_signal() => anyhow::bail!("interrupted: no backup was written"),
     };
     let m = &report.manifest;
     println!("backup written to {}", report.dir.display());
@@ -169,7 +169,7 @@ pub async fn run_restore(config: &Config, args: RestoreArgs) -> anyhow::Result<E
     }
     let report = tokio::select! {
         report = restore::execute(config, &plan, Progress::for_terminal()) => report?,
-        () = super::serve::shutdown_signal() => anyhow::bail!(
+        () = super::signal::shutdown_signal() => anyhow::bail!(
             "interrupted: the restore is incomplete (pg_restore runs in one transaction, so the database may be \
              empty); run it again with --yes"
         ),

@@ -104,7 +104,7 @@ pub async fn run(config: &Config, command: ExportCommand) -> anyhow::Result<Exit
     // Interrupted, the export is cancelled and waited for: it removes what it wrote.
     let result = tokio::select! {
         result = &mut export => result,
-        () = super::serve::shutdown_signal() => {
+        () = super::signal::shutdown_signal() => {
             cancel.cancel();
             export.await
         }

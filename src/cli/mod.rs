@@ -7,6 +7,7 @@ pub mod export;
 pub mod healthcheck;
 pub mod jobs;
 pub mod serve;
+pub mod signal;
 pub mod storage;
 pub mod users;
 pub mod worker;

@@ -66,7 +66,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<()> {
     // This machine's own crash leftovers; the periodic cleanup sweeps only the machine it runs on.
     let _ = crate::jobs::maintenance::sweep_spool(&state).await;
     // Installed before the first job can start, so a SIGTERM from then on stops cleanly.
-    let signal = super::serve::shutdown_signal();
+    let signal = super::signal::shutdown_signal();
     let background = Background::start(&state, !args.no_scheduler);
     signal.await;
     background.stop().await;

@@ -12,6 +12,10 @@ use serde_json::Value;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+/// The job kinds whose results are files under `exports/<job id>/`: served by the download
+/// endpoint and held (never orphans) while their job row exists.
+pub const EXPORT_KINDS: [&str; 2] = ["export_user_data", "export_dataset"];
+
 /// Job states, as stored and as the tasks API shows them (Celery's names).
 pub mod state {
     /// Waiting to run (or to be retried).

@@ -89,13 +89,6 @@ impl Registry {
         Self::default()
     }
 
-    /// Every kind of the service ([`super::kinds`]).
-    pub fn standard() -> Self {
-        let mut registry = Self::new();
-        super::kinds::register_all(&mut registry);
-        registry
-    }
-
     /// Adds (or replaces) a kind.
     pub fn register(&mut self, job: impl Job) -> &mut Self {
         self.jobs.insert(job.kind(), Arc::new(job));

@@ -125,7 +125,7 @@ impl References {
         let records = dbo::record_objects(&mut conn).await?.into_iter().map(|r| r.object_key).collect();
         let uploads = dbo::upload_references(&mut conn).await?;
         let mut exports = HashSet::new();
-        for kind in crate::jobs::kinds::export::EXPORT_KINDS {
+        for kind in crate::db::jobs::EXPORT_KINDS {
             exports.extend(crate::db::jobs::ids_of_kind(&mut *conn, kind).await?);
         }
         Ok(Self {

@@ -220,9 +220,9 @@ pub fn is_export_file_name(name: &str) -> bool {
     matches!(name, "user_data.json" | "records.csv" | "media.tar" | "manifest.jsonl" | "manifest.csv")
 }
 
-/// The job kinds whose results are files under `exports/<job id>/`, served by the download
-/// endpoint and kept while their job is.
-pub const EXPORT_KINDS: [&str; 2] = ["export_user_data", super::dataset::KIND];
+/// The job kinds whose results are files under `exports/<job id>/` (declared beside the queue,
+/// where the storage audit reads them too).
+pub use crate::db::jobs::EXPORT_KINDS;
 
 /// Whether jobs of `kind` hold export files.
 pub fn is_export_kind(kind: &str) -> bool {
@@ -240,5 +240,15 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
         assert_eq!(csv_field("తెలుగు"), "తెలుగు");
+    }
+}
+
+#[cfg(test)]
+mod export_kind_tests {
+    #[test]
+    fn both_export_jobs_hold_their_files() {
+        for kind in ["export_user_data", super::super::dataset::KIND] {
+            assert!(super::EXPORT_KINDS.contains(&kind), "{kind}");
+        }
     }
 }

@@ -18,6 +18,15 @@ const BACKUP_TIME_LIMIT: Duration = Duration::from_secs(12 * 3600);
 /// The longest a dataset export may run (every selected object copied into one archive).
 const DATASET_EXPORT_TIME_LIMIT: Duration = Duration::from_secs(12 * 3600);
 
+impl Registry {
+    /// Every kind of the service.
+    pub fn standard() -> Self {
+        let mut registry = Self::new();
+        register_all(&mut registry);
+        registry
+    }
+}
+
 /// Registers every kind.
 pub fn register_all(registry: &mut Registry) {
     registry
