@@ -124,6 +124,18 @@ pub struct PhoneForm {
     name: String,
 }
 
+/// Asks the API at `path` to send a code to `phone`: its status, and its message when it refused.
+async fn send_code(
+    api: &Api,
+    path: &str,
+    phone: &str,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> (StatusCode, Option<String>) {
+    let (code, body) =
+        bridge::call_json(api, path, json!({"phone_number": phone.trim()}), connect.map(|Extension(c)| c)).await;
+    (code, (!code.is_success()).then(|| bridge::detail(&body)))
+}
+
 /// `POST /console/login/otp`: sends a sign-in code.
 pub async fn login_send_code(
     State(state): State<AppState>,
@@ -131,15 +143,8 @@ pub async fn login_send_code(
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     AnonForm { form, headers }: AnonForm<PhoneForm>,
 ) -> PageResult {
-    let (code, body) = bridge::call_json(
-        &api,
-        "/auth/login/send-otp",
-        json!({"phone_number": form.phone.trim()}),
-        connect.map(|Extension(c)| c),
-    )
-    .await;
+    let (code, error) = send_code(&api, "/auth/login/send-otp", &form.phone, connect).await;
     let layout = anon_layout(&state, &headers, "login");
-    let error = (!code.is_success()).then(|| bridge::detail(&body));
     let page = LoginPage { layout, phone: form.phone, code_sent: code.is_success(), error };
     Ok(status(render(&page), code))
 }
@@ -175,15 +180,8 @@ pub async fn signup_send_code(
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     AnonForm { form, headers }: AnonForm<PhoneForm>,
 ) -> PageResult {
-    let (code, body) = bridge::call_json(
-        &api,
-        "/auth/signup/send-otp",
-        json!({"phone_number": form.phone.trim()}),
-        connect.map(|Extension(c)| c),
-    )
-    .await;
+    let (code, error) = send_code(&api, "/auth/signup/send-otp", &form.phone, connect).await;
     let layout = anon_layout(&state, &headers, "signup");
-    let error = (!code.is_success()).then(|| bridge::detail(&body));
     let page = SignupPage { layout, phone: form.phone, name: form.name, code_sent: code.is_success(), error };
     Ok(status(render(&page), code))
 }
