@@ -319,17 +319,8 @@ pub async fn download(config: &Config, name: &str, into: &Path) -> anyhow::Resul
     for object in objects {
         let key = object.location.as_ref();
         let relative = key.strip_prefix(&format!("{BUCKET_PREFIX}/{name}/")).context("a key outside the backup")?;
-        let target = into.join(relative);
-        if let Some(parent) = target.parent() {
-            tokio::fs::create_dir_all(parent).await.with_context(|| format!("creating {}", parent.display()))?;
-        }
-        let mut stream = storage.get(key, None).await.with_context(|| format!("reading {key}"))?.into_stream();
-        let mut file =
-            tokio::fs::File::create(&target).await.with_context(|| format!("creating {}", target.display()))?;
-        while let Some(chunk) = stream.try_next().await.with_context(|| format!("reading {key}"))? {
-            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await?;
-        }
-        file.sync_all().await?;
+        // Creates the folders, streams and syncs the file (the restore checks every hash after).
+        storage.copy_to_file(key, &into.join(relative), &|_| {}).await?;
     }
     Ok(())
 }

@@ -81,15 +81,9 @@ pub fn spool_error(e: io::Error, doing: &'static str) -> AppError {
 impl Spooler {
     /// A new spool file in `dir` (the system temp dir when `None`), locked for its lifetime.
     pub fn new(max: u64, dir: Option<&Path>) -> Result<Self> {
-        let builder = tempfile::Builder::new().prefix(SPOOL_PREFIX).clone();
-        let file = match dir {
-            Some(dir) => builder.tempfile_in(dir),
-            None => builder.tempfile(),
-        }
-        .map_err(|e| spool_error(e, "creating a spool file"))?;
         // The lock marks the file as in use for every process (see the module doc). It is held
         // by `file`'s descriptor, which lives exactly as long as the file itself.
-        file.as_file().try_lock().map_err(|e| spool_error(io::Error::from(e), "locking a spool file"))?;
+        let file = locked_temp_file(&spool_dir(dir)).map_err(|e| spool_error(e, "creating a spool file"))?;
         let mut out = tokio::fs::File::from_std(file.reopen().map_err(|e| spool_error(e, "opening a spool file"))?);
         // The async file copies each write into a buffer of its own that keeps its largest size
         // (up to 2 MiB): bounded here, so a thousand uploads in flight stay small.
