@@ -201,7 +201,7 @@ async fn status(config: &Config) -> anyhow::Result<ExitCode> {
 /// would not fit.
 fn print_disk_space(config: &Config) {
     println!("Disk space");
-    let spool = config.uploads.upload_tmp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let spool = storage::spool::spool_dir(config.uploads.upload_tmp_dir.as_deref());
     let storage = match config.storage_backend() {
         StorageBackend::Local => Some(config.storage.storage_dir.clone()),
         StorageBackend::S3 => {

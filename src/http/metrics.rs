@@ -64,7 +64,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Resul
     }
     let storage_dir =
         (state.storage.backend == StorageBackend::Local).then(|| state.config.storage.storage_dir.clone());
-    let spool_dir = state.config.uploads.upload_tmp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let spool_dir = crate::storage::spool::spool_dir(state.config.uploads.upload_tmp_dir.as_deref());
     // statvfs can block on a network file system: off the async threads.
     let (storage_free_bytes, spool_free_bytes) =
         tokio::task::spawn_blocking(move || (storage_dir.and_then(|d| free_space(&d)), free_space(&spool_dir)))
