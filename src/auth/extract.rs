@@ -1,18 +1,18 @@
-//! Extractors: [`CurrentUser`] (a valid bearer token of an active user, roles read fresh from the
-//! database on every request) and [`Auth<R>`] (the same, holding one of the roles of `R`).
+//! Extractors: [`CurrentUser`] (a valid bearer token of an active user, with the roles held now:
+//! see [`IdentityCache`] for how "now" stays exact without a database read per request) and [`Auth<R>`] (the same, holding one of the roles of `R`).
 //!
 //! Answers follow the original: no `Authorization` header, or an empty bearer → 403
 //! `Not authenticated`; another scheme → 403 `Invalid authentication credentials`; a bad, expired
 //! or revoked token → 401 `Could not validate credentials` with `WWW-Authenticate: Bearer`.
 
-use std::marker::PhantomData;
+use std::{marker::PhantomData, sync::Arc};
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{identities::IdentityCache, roles::RoleSet, token::TokenKeys};
-use crate::{domain::RoleName, error::AppError};
+use crate::{db::accounts::Identity, domain::RoleName, error::AppError};
 
 /// What the extractors need from the application state: the database (fresh roles, revocation)
 /// and the token keys. The state implements it, so this layer does not depend on the state.
@@ -36,9 +36,22 @@ pub struct CurrentUser {
     pub name: String,
     /// Roles held right now.
     pub roles: Vec<RoleName>,
+    /// The whole identity as read (profile and role records), shared with the cache.
+    pub identity: Arc<Identity>,
 }
 
 impl CurrentUser {
+    /// The caller an identity describes (whether it may act is checked by the caller of this).
+    pub fn from_identity(identity: Arc<Identity>) -> Self {
+        Self {
+            id: identity.user.id,
+            phone: identity.user.phone.clone(),
+            name: identity.user.name.clone(),
+            roles: identity.roles.iter().filter_map(|r| RoleName::parse(&r.name)).collect(),
+            identity,
+        }
+    }
+
     /// True when the caller holds `role`.
     pub fn has(&self, role: RoleName) -> bool {
         self.roles.contains(&role)
@@ -88,19 +101,14 @@ pub async fn authenticate(state: &impl AuthState, token: &str) -> Result<Current
         .get(state.db(), user_id)
         .await?
         .ok_or_else(|| AppError::Unauthorized("User not found".into()))?;
-    if !row.is_active {
+    if !row.user.is_active {
         return Err(AppError::Unauthorized("Inactive user".into()));
     }
     // Tokens issued before a password change, reset or deactivation are revoked.
     if row.tokens_valid_after.is_some_and(|after| claims.issued_before(after)) {
         return Err(invalid());
     }
-    Ok(CurrentUser {
-        id: row.id,
-        phone: row.phone.clone(),
-        name: row.name.clone(),
-        roles: row.roles.iter().filter_map(|r| RoleName::parse(r)).collect(),
-    })
+    Ok(CurrentUser::from_identity(row))
 }
 
 /// An authenticated caller holding one of the roles of `R`; otherwise 403 with the original's message.

@@ -1,5 +1,6 @@
-//! The callers' identities (active flag, roles, token revocation instant) held in memory, so an
-//! authenticated request needs no database round trip for its caller, while staying exact:
+//! The callers' identities (profile with the active flag, roles, token revocation instant) held in
+//! memory, so an authenticated request (and `/auth/me`, which answers with the identity) needs no
+//! database round trip for its caller, while staying exact:
 //!
 //! - a write through this process forgets the user at once ([`IdentityCache::forget`]);
 //! - a trigger on `"user"` and `user_roles` (migration `identity_notify`) sends the user's id on the
@@ -25,7 +26,7 @@ use crate::db::accounts::{self, Identity};
 
 /// The notification channel the trigger writes to.
 pub const CHANNEL: &str = "corpus_identity";
-/// Most identities held at once (about 200 bytes each).
+/// Most identities held at once (about 500 bytes each).
 const CAPACITY: u64 = 100_000;
 /// Wait before listening again after the listener's connection failed.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -90,7 +91,8 @@ impl IdentityCache {
         }
     }
 
-    fn forget_all(&self) {
+    /// Forgets everyone (after a change to a role itself, which every holder shows).
+    pub fn forget_all(&self) {
         self.inner.generation.fetch_add(1, Ordering::AcqRel);
         if let Some(entries) = &self.inner.entries {
             entries.invalidate_all();

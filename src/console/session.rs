@@ -133,17 +133,12 @@ impl FromRequestParts<AppState> for ConsoleUser {
             Err(e) => return Err(crate::AppError::from(e).into_response()),
         };
         let identity = match state.identities.get(&state.db, session.user_id).await {
-            Ok(Some(identity)) if identity.is_active => identity,
+            Ok(Some(identity)) if identity.user.is_active => identity,
             Ok(_) => return Err(anonymous()),
             Err(e) => return Err(crate::AppError::from(e).into_response()),
         };
         Ok(ConsoleUser {
-            user: CurrentUser {
-                id: identity.id,
-                phone: identity.phone.clone(),
-                name: identity.name.clone(),
-                roles: identity.roles.iter().filter_map(|r| RoleName::parse(r)).collect(),
-            },
+            user: CurrentUser::from_identity(identity),
             csrf: session.csrf_token,
             id_hash,
             lang: lang(&parts.headers),

@@ -303,32 +303,30 @@ pub async fn delete_user(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool
     Ok(sqlx::query!(r#"DELETE FROM "user" WHERE id = $1"#, id).execute(db).await?.rows_affected() > 0)
 }
 
-/// What authenticating a request needs of its user: who, active or not, since when tokens count,
-/// and the roles held now.
+/// What authenticating a request needs of its user, and what `/auth/me` answers: the profile
+/// (with the active flag), since when tokens count, and the roles held now.
 #[derive(Debug)]
 pub struct Identity {
-    /// User id.
-    pub id: Uuid,
-    /// Phone as stored.
-    pub phone: String,
-    /// Display name.
-    pub name: String,
-    /// Active flag.
-    pub is_active: bool,
+    /// The user's profile.
+    pub user: UserRecord,
     /// Tokens issued before this instant are revoked.
     pub tokens_valid_after: Option<DateTime<Utc>>,
-    /// Role names, by role id.
-    pub roles: Vec<String>,
+    /// Roles held, by role id.
+    pub roles: Vec<RoleRecord>,
 }
 
 /// The [`Identity`] of a user, in one statement.
 #[instrument(skip_all)]
 pub async fn identity(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Identity>> {
-    sqlx::query_as!(
-        Identity,
-        r#"SELECT u.id, u.phone, u.name, u.is_active, u.tokens_valid_after,
+    let row = sqlx::query!(
+        r#"SELECT u.phone, u.name, u.email, u.gender, u.date_of_birth, u.place, u.id, u.is_active,
+                  u.has_given_consent, u.consent_given_at, u.last_login_at, u.created_at, u.updated_at,
+                  u.tokens_valid_after,
+                  COALESCE(array_agg(r.id ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') AS "role_ids!: Vec<i32>",
                   COALESCE(array_agg(r.name::text ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}')
-                      AS "roles!: Vec<String>"
+                      AS "role_names!: Vec<String>",
+                  COALESCE(array_agg(r.description ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}')
+                      AS "role_descriptions!: Vec<Option<String>>"
            FROM "user" u
            LEFT JOIN user_roles ur ON ur.user_id = u.id
            LEFT JOIN role r ON r.id = ur.role_id
@@ -337,7 +335,28 @@ pub async fn identity(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<
         id
     )
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(|row| Identity {
+        user: UserRecord {
+            phone: row.phone,
+            name: row.name,
+            email: row.email,
+            gender: row.gender,
+            date_of_birth: row.date_of_birth,
+            place: row.place,
+            id: row.id,
+            is_active: row.is_active,
+            has_given_consent: row.has_given_consent,
+            consent_given_at: row.consent_given_at,
+            last_login_at: row.last_login_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        },
+        tokens_valid_after: row.tokens_valid_after,
+        roles: (row.role_ids.into_iter().zip(row.role_names).zip(row.role_descriptions))
+            .map(|((id, name), description)| RoleRecord { name, description, id })
+            .collect(),
+    }))
 }
 
 /// True when a user with this id exists.

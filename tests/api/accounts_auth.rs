@@ -279,3 +279,27 @@ mod base64_like {
         out
     }
 }
+
+#[tokio::test]
+async fn auth_me_shows_a_login_on_the_next_request_though_the_profile_is_held_in_memory() {
+    let app = TestApp::spawn().await;
+    let user = app.contributor().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !app.identities.is_listening() {
+        assert!(std::time::Instant::now() < deadline, "identity listener did not subscribe");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let me = || send(app.get("/api/v1/auth/me").bearer_auth(&user.token));
+    let (status, before) = me().await;
+    assert_eq!(status, 200, "{before}");
+    assert!(before["last_login_at"].is_null(), "{before}");
+    assert_eq!(before["roles"][0]["name"], "user");
+
+    let (status, body) =
+        send(app.post("/api/v1/auth/login").json(&json!({"phone": user.phone, "password": PASSWORD}))).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, after) = me().await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["last_login_at"], body["user"]["last_login_at"], "the login, at once: {after}");
+    assert!(!after["last_login_at"].is_null());
+}

@@ -278,3 +278,73 @@ async fn identities_are_served_from_memory_and_changes_reach_the_other_replica()
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
+
+#[tokio::test]
+async fn auth_me_answers_from_memory_and_shows_every_profile_change_on_both_replicas() {
+    let a = TestApp::spawn().await;
+    let b = a.spawn_replica(|_| {}).await;
+    until_listening(&[&a, &b]).await;
+    let admin = a.admin().await;
+    let user = a.contributor().await;
+    settle_notifications(&a, &b).await;
+    let me = |app: &TestApp| {
+        let request = app.get("/api/v1/auth/me").header("Authorization", user.bearer());
+        async move { send(request).await }
+    };
+    // Both replicas hold the profile now.
+    assert_eq!(me(&a).await.0, 200);
+    assert_eq!(me(&b).await.0, 200);
+
+    // A rename (by an admin) through replica A shows there on the next request, and on B within a second.
+    let (status, body) = send(
+        a.put(&format!("/api/v1/users/{}", user.id))
+            .header("Authorization", admin.bearer())
+            .json(&serde_json::json!({"name": "Renamed Contributor"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, mine) = me(&a).await;
+    assert_eq!(mine["name"], "Renamed Contributor", "the writing replica: {mine}");
+    let started = std::time::Instant::now();
+    loop {
+        let (status, seen) = me(&b).await;
+        assert_eq!(status, 200, "{seen}");
+        if seen["name"] == "Renamed Contributor" {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "replica B still shows the old name: {seen}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+
+    // A role's new description, set through A, shows in every holder's profile on both.
+    let role: i32 = sqlx::query_scalar("SELECT id FROM role WHERE name = 'user'").fetch_one(a.pool()).await.unwrap();
+    let (status, body) = send(
+        a.put(&format!("/api/v1/roles/{role}"))
+            .header("Authorization", admin.bearer())
+            .json(&serde_json::json!({"description": "Contributes recordings"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let shows = |profile: &serde_json::Value| {
+        profile["roles"].as_array().unwrap().iter().any(|r| r["description"] == "Contributes recordings")
+    };
+    let (_, mine) = me(&a).await;
+    assert!(shows(&mine), "the writing replica: {mine}");
+    let started = std::time::Instant::now();
+    while !shows(&me(&b).await.1) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "replica B still shows the old description");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+
+    // A change by plain SQL to a column no request authenticates with (the e-mail) is announced too.
+    sqlx::query(r#"UPDATE "user" SET email = 'renamed@example.org' WHERE id = $1"#)
+        .bind(user.id)
+        .execute(a.pool())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while me(&b).await.1["email"] != "renamed@example.org" {
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "replica B still shows the old e-mail");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}

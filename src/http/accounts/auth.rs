@@ -86,6 +86,7 @@ pub async fn login(
         _ => None,
     };
     accounts::record_login(&state.db, credentials.id, rehash.as_deref()).await?;
+    state.identities.forget(credentials.id);
     let access_token = state.tokens.issue(credentials.id)?;
     let user = user_with_roles(&state, credentials.id).await?;
     Ok(Json(TokenWithUser { access_token, token_type: "bearer", user: Some(user) }))
@@ -101,8 +102,9 @@ pub async fn login(
         (status = 403, description = "`Not authenticated`", body = ErrorDetail),
     )
 )]
-pub async fn me(State(state): State<AppState>, caller: CurrentUser) -> Result<Json<UserWithRoles>> {
-    Ok(Json(user_with_roles(&state, caller.id).await?))
+pub async fn me(caller: CurrentUser) -> Result<Json<UserWithRoles>> {
+    // The identity that authenticated the request is the profile: read at most once per change.
+    Ok(Json(UserWithRoles { user: caller.identity.user.clone(), roles: caller.identity.roles.clone() }))
 }
 
 /// A fresh access token for the caller.

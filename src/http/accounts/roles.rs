@@ -98,6 +98,8 @@ pub async fn update_role(
     let role = accounts::update_role_description(&state.db, role_id, body.description.as_deref())
         .await?
         .ok_or_else(|| role_not_found(role_id))?;
+    // Every holder's profile shows the description.
+    state.identities.forget_all();
     Ok(Json(role))
 }
 

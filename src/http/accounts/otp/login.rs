@@ -50,6 +50,7 @@ async fn verify_login_code(state: &AppState, body: OtpVerifyRequest) -> Result<O
         accounts::record_consent(&state.db, user.id).await?;
     }
     accounts::record_login(&state.db, user.id, None).await?;
+    state.identities.forget(user.id);
     token_response(state, user.id).await
 }
 

@@ -158,6 +158,7 @@ pub async fn signup_verify_otp(
     users::add_roles(&mut *tx, user.id, &[role.id]).await?;
     tx.commit().await?;
     accounts::record_login(&state.db, user.id, None).await?;
+    state.identities.forget(user.id);
     tracing::info!(user_id = %user.id, "account created by one-time code");
     Ok(Json(token_response(&state, user.id).await?))
 }
