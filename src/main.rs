@@ -5,6 +5,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use corpus_te::cli::Cli;
 
+// Memory freed after a burst (many uploads at once) goes back to the system in seconds: jemalloc's
+// background threads purge unused pages on a timer, where glibc's malloc kept them for good.
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     // `.env` is optional; variables already set in the environment win.
     let _ = dotenvy::dotenv();

@@ -11,12 +11,13 @@
 
 use std::{
     fs::File,
-    io,
+    io::{self, Write},
     path::{Path, PathBuf},
+    sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, SystemTime},
 };
 
-use tokio::io::AsyncWriteExt;
+use tokio::task::JoinHandle;
 
 use crate::{
     error::{AppError, Result},
@@ -27,8 +28,27 @@ use crate::{
 pub const SPOOL_PREFIX: &str = "corpus-upload-";
 /// A spool file younger than this is never swept, even when unlocked.
 pub const SPOOL_MIN_AGE: Duration = Duration::from_secs(2);
-/// Largest write buffer of one spool file.
-const SPOOL_WRITE_BUFFER: usize = 16 * 1024;
+/// Most bytes one upload gathers while its previous write is still on the disk thread: a fast
+/// upload writes in batches up to this size, a slow one writes each piece as it arrives and holds
+/// nothing between.
+const MAX_WRITE_BATCH: usize = 256 * 1024;
+/// Largest write buffer an upload keeps between writes (bigger batches' buffers are freed).
+const REUSED_BUFFER: usize = 16 * 1024;
+/// Most bytes all uploads together may hold gathered: when the disk threads fall behind (a
+/// thousand uploads at once), an upload waits for its own write instead of gathering more.
+const GATHER_BUDGET: usize = 16 * 1024 * 1024;
+/// Bytes gathered (and not yet written) by every spooler of this process.
+static GATHERED: AtomicUsize = AtomicUsize::new(0);
+
+/// Takes `n` bytes of the gathering budget, if that many are left.
+fn reserve_gathering(n: usize) -> bool {
+    GATHERED
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| held.checked_add(n).filter(|&t| t <= GATHER_BUDGET))
+        .is_ok()
+}
+
+/// What a finished write gives back: the file handle and its emptied buffer.
+type Written = (File, Vec<u8>);
 
 /// Bytes of a file kept in memory for sniffing its type.
 const SNIFF_LEN: usize = 8192;
@@ -52,13 +72,42 @@ impl Spooled {
 }
 
 /// Writes arriving bytes to a temporary file, hashing them and enforcing a size limit.
+///
+/// Writes run on the blocking pool, one at a time. Bytes that arrive while one is running are
+/// gathered and written together when it ends (up to [`MAX_WRITE_BATCH`], and while the process's
+/// [`GATHER_BUDGET`] lasts), so a fast upload makes few large writes, and a slow one (a phone on a
+/// poor network) makes one small write per piece and keeps no buffer between pieces: a thousand
+/// slow uploads in flight cost little memory.
 pub struct Spooler {
     file: tempfile::NamedTempFile,
-    out: tokio::fs::File,
+    /// The writing handle, here when no write is running.
+    out: Option<File>,
+    /// The running write: gives the handle and the emptied buffer back.
+    writing: Option<JoinHandle<io::Result<Written>>>,
+    /// Bytes not yet handed to a write.
+    gathered: Vec<u8>,
+    /// This spooler's share of the gathering budget.
+    share: BudgetShare,
     size: u64,
     max: u64,
     digest: ContentDigest,
     prefix: Vec<u8>,
+}
+
+/// Bytes of the gathering budget one spooler holds.
+#[derive(Default)]
+struct BudgetShare {
+    /// Held by the bytes gathered for the next write.
+    gathered: usize,
+    /// Held by the running write's batch (given back when it ends).
+    writing: usize,
+}
+
+impl Drop for BudgetShare {
+    fn drop(&mut self) {
+        // An upload that ends early (refused, client gone) gives its share back.
+        GATHERED.fetch_sub(self.gathered + self.writing, Ordering::AcqRel);
+    }
 }
 
 /// 413 for a file over `max` bytes.
@@ -84,11 +133,18 @@ impl Spooler {
         // The lock marks the file as in use for every process (see the module doc). It is held
         // by `file`'s descriptor, which lives exactly as long as the file itself.
         let file = locked_temp_file(&spool_dir(dir)).map_err(|e| spool_error(e, "creating a spool file"))?;
-        let mut out = tokio::fs::File::from_std(file.reopen().map_err(|e| spool_error(e, "opening a spool file"))?);
-        // The async file copies each write into a buffer of its own that keeps its largest size
-        // (up to 2 MiB): bounded here, so a thousand uploads in flight stay small.
-        out.set_max_buf_size(SPOOL_WRITE_BUFFER);
-        Ok(Self { file, out, size: 0, max, digest: ContentDigest::new(), prefix: Vec::new() })
+        let out = file.reopen().map_err(|e| spool_error(e, "opening a spool file"))?;
+        Ok(Self {
+            file,
+            out: Some(out),
+            writing: None,
+            gathered: Vec::new(),
+            share: BudgetShare::default(),
+            size: 0,
+            max,
+            digest: ContentDigest::new(),
+            prefix: Vec::new(),
+        })
     }
 
     /// Appends `bytes`; 413 once the total passes the limit.
@@ -102,12 +158,53 @@ impl Spooler {
             let take = (SNIFF_LEN - self.prefix.len()).min(bytes.len());
             self.prefix.extend_from_slice(&bytes[..take]);
         }
-        self.out.write_all(bytes).await.map_err(|e| spool_error(e, "spooling an upload"))
+        let busy = self.writing.as_ref().is_some_and(|w| !w.is_finished());
+        if busy && self.gathered.len() + bytes.len() <= MAX_WRITE_BATCH && reserve_gathering(bytes.len()) {
+            self.share.gathered += bytes.len();
+            self.gathered.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.wait_for_write().await?;
+        self.gathered.extend_from_slice(bytes);
+        self.start_write();
+        Ok(())
     }
 
-    /// Flushes the file and hands over what was gathered.
+    /// Hands the gathered bytes to a write on the blocking pool (the handle is free).
+    fn start_write(&mut self) {
+        let (Some(mut out), false) = (self.out.take(), self.gathered.is_empty()) else { return };
+        let batch = std::mem::take(&mut self.gathered);
+        self.share.writing = std::mem::take(&mut self.share.gathered);
+        self.writing = Some(tokio::task::spawn_blocking(move || {
+            out.write_all(&batch)?;
+            Ok((out, batch))
+        }));
+    }
+
+    /// Waits for the running write, if any, and takes the handle back.
+    async fn wait_for_write(&mut self) -> Result<()> {
+        let Some(writing) = self.writing.take() else { return Ok(()) };
+        let result = writing.await;
+        // The batch of that write is no longer held (written, or dropped with an error).
+        GATHERED.fetch_sub(std::mem::take(&mut self.share.writing), Ordering::AcqRel);
+        let (out, mut buffer) = result
+            .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("spooling an upload")))?
+            .map_err(|e| spool_error(e, "spooling an upload"))?;
+        self.out = Some(out);
+        // A slow upload reuses one small buffer for all its pieces (no allocation per piece); a
+        // batch's large one is let go.
+        if self.gathered.is_empty() && buffer.capacity() <= REUSED_BUFFER {
+            buffer.clear();
+            self.gathered = buffer;
+        }
+        Ok(())
+    }
+
+    /// Writes what is left and hands over what was gathered.
     pub async fn finish(mut self) -> Result<Spooled> {
-        self.out.flush().await.map_err(|e| spool_error(e, "spooling an upload"))?;
+        self.wait_for_write().await?;
+        self.start_write();
+        self.wait_for_write().await?;
         Ok(Spooled { file: self.file, size: self.size, sha256: self.digest.finish(), prefix: self.prefix })
     }
 }
