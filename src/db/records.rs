@@ -360,8 +360,8 @@ fn grid_level(filter: &Filter, bbox: Bbox, skip: i64, limit: i64) -> Option<i32>
         let span = |low: f64, high: f64, offset: f64| {
             let cell = |v: f64| ((v + offset) * f64::from(per_degree)).floor();
             let n = cell(high) - cell(low) + 1.0;
-            // Infinite or not a number: no cell count, so no grid.
-            if n.is_finite() { n } else { f64::INFINITY }
+            // Not a number, infinite or an inside-out box: no grid.
+            if n.is_finite() && n >= 1.0 { n } else { f64::INFINITY }
         };
         let cells = span(bbox.min_lat, bbox.max_lat, 90.0) * span(bbox.min_lng, bbox.max_lng, 180.0);
         cells <= MAX_GRID_CELLS as f64 && (per_cell as f64) * cells <= MAX_GRID_ROWS as f64
