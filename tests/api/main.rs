@@ -37,6 +37,7 @@ mod ops_rotation;
 mod ops_storage;
 mod production_parity;
 mod rbac;
+mod records_bbox_grid;
 mod records_categories;
 mod records_crud;
 mod records_upload;
