@@ -59,6 +59,14 @@ VACUUM ANALYZE record;
 SQL
 }
 
+# The box search's statement as the server builds it for a box that takes the spatial grid
+# (src/db/records.rs in_bbox_grid), with the values written in: min_lat max_lat min_lng max_lng per_degree.
+grid_sql() {
+    local min_lat="$1" max_lat="$2" min_lng="$3" max_lng="$4" k="$5"
+    local env="ST_MakeEnvelope($min_lng::float8, $min_lat::float8, $max_lng::float8, $max_lat::float8, 4326)"
+    echo "SELECT $COLUMNS_SQL FROM (SELECT c.* FROM (SELECT y * $((360 * k)) + x FROM generate_series(floor(($min_lat::float8 + 90) * $k)::bigint, floor(($max_lat::float8 + 90) * $k)::bigint) y, generate_series(floor(($min_lng::float8 + 180) * $k)::bigint, floor(($max_lng::float8 + 180) * $k)::bigint) x) AS cell(id) CROSS JOIN LATERAL (SELECT r.* FROM record r WHERE record_grid_cell(r.location, $k) = cell.id AND r.location IS NOT NULL AND COALESCE(ST_Intersects(r.location, $env), false) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100) c ORDER BY c.created_at DESC, c.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;"
+}
+
 # One endpoint at one connection count: wrk on the API, pgbench on its SQL (when given).
 measure() {
     local label="$1" path="$2" sql="$3" conns="$4"
@@ -77,7 +85,8 @@ measure() {
         printf '%s\n' "$sql" >"$WORK/bench.sql"
         # PostgreSQL takes at most max_connections clients (100 by default): pgbench stays below.
         local clients=$(( conns < PG_CLIENTS ? conns : PG_CLIENTS ))
-        tps="$(pgbench -n -M extended -f "$WORK/bench.sql" -c "$clients" -j 2 -T "${DURATION%s}" "$PG_URL" 2>/dev/null \
+        # The server's sessions run without JIT (src/config.rs): so does pgbench.
+        tps="$(PGOPTIONS="-c jit=off" pgbench -n -M extended -f "$WORK/bench.sql" -c "$clients" -j 2 -T "${DURATION%s}" "$PG_URL" 2>/dev/null \
             | awk '/^tps/ {printf "%.0f", $3}' || true)"
         ratio="$(awk -v a="$rps" -v b="$tps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
     fi
@@ -104,8 +113,13 @@ for SIZE in $SIZES; do
             ORDER BY created_at DESC, uid DESC OFFSET $OFFSET LIMIT 1")"
         CUR_AT="$(psql "$PG_URL" -Atc "SELECT created_at FROM record ORDER BY created_at DESC, uid DESC OFFSET $OFFSET LIMIT 1")"
         CUR_UID="${CURSOR#*_}"
+        # The small box takes the 0.01 degree grid; the box holding all takes the 0.1 degree grid on
+        # dense data and the plain statement on sparse data (too many cells), as the server decides.
+        SMALL_SQL="$(grid_sql 17.375 17.395 78.4767 78.4967 100)"
         if [[ "$SHAPE" == dense ]]; then ALL_BOX="min_lat=17.28&max_lat=17.49&min_lng=78.38&max_lng=78.59"; ALL_ENV="78.38, 17.28, 78.59, 17.49"
-        else ALL_BOX="min_lat=12.3&max_lat=22.4&min_lng=73.4&max_lng=83.5"; ALL_ENV="73.4, 12.3, 83.5, 22.4"; fi
+            ALL_SQL="$(grid_sql 17.28 17.49 78.38 78.59 10)"
+        else ALL_BOX="min_lat=12.3&max_lat=22.4&min_lng=73.4&max_lng=83.5"; ALL_ENV="73.4, 12.3, 83.5, 22.4"
+            ALL_SQL="SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope($ALL_ENV, 4326)) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;"; fi
         for CONNS in $CONNS_LIST; do
             measure "/health" "/health" "" "$CONNS"
             measure "/auth/me" "/api/v1/auth/me" "$ME_SQL" "$CONNS"
@@ -117,9 +131,8 @@ for SIZE in $SIZES; do
             measure "nearby 1 km" "/api/v1/records/search/nearby?latitude=17.385&longitude=78.4867&radius=1000&limit=100" \
                 "SELECT $COLUMNS_SQL, r.distance_meters FROM (SELECT r.*, ST_Distance(r.location::geography, $POINT) AS distance_meters FROM record r WHERE r.location::geography && ST_Buffer($POINT, 1010::float8) ORDER BY r.location::geography <-> $POINT LIMIT 100) r WHERE r.distance_meters <= 1000 ORDER BY r.distance_meters, r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0;" "$CONNS"
             measure "bbox small (0.02 deg)" "/api/v1/records/search/bbox?min_lat=17.375&max_lat=17.395&min_lng=78.4767&max_lng=78.4967&limit=100" \
-                "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope(78.4767::float8, 17.375::float8, 78.4967::float8, 17.395::float8, 4326)) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS"
-            measure "bbox holding all" "/api/v1/records/search/bbox?$ALL_BOX&limit=100" \
-                "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope($ALL_ENV, 4326)) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS"
+                "$SMALL_SQL" "$CONNS"
+            measure "bbox holding all" "/api/v1/records/search/bbox?$ALL_BOX&limit=100" "$ALL_SQL" "$CONNS"
         done
     done
 done
@@ -127,8 +140,9 @@ echo
 echo "server RSS: idle $((IDLE_KIB / 1024)) MiB at start, peak $((PEAK_KIB / 1024)) MiB (VmHWM during the runs)"
 echo "start-up to first /health answer: $(startup_ms) ms (median of 5, database initialised)"
 echo
-echo "EXPLAIN of bbox holding all and nearby 1 km on the last data set, as the server plans them (values known):"
+echo "EXPLAIN on the last data set, values known: the plain box statement (a box too large for the grid), the small box through the grid, nearby 1 km:"
 psql "$PG_URL" -At <<SQL | sed 's/^/    /'
 EXPLAIN (COSTS OFF) SELECT r.uid FROM (SELECT r.* FROM record r WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope($ALL_ENV, 4326)) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r;
+EXPLAIN (COSTS OFF) $(grid_sql 17.375 17.395 78.4767 78.4967 100)
 EXPLAIN (COSTS OFF) SELECT r.uid FROM (SELECT r.*, ST_Distance(r.location::geography, $POINT) AS distance_meters FROM record r WHERE r.location::geography && ST_Buffer($POINT, 1010::float8) ORDER BY r.location::geography <-> $POINT LIMIT 100) r WHERE r.distance_meters <= 1000;
 SQL
