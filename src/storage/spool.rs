@@ -13,7 +13,10 @@ use std::{
     fs::File,
     io::{self, Write},
     path::{Path, PathBuf},
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, SystemTime},
 };
 
@@ -28,15 +31,14 @@ use crate::{
 pub const SPOOL_PREFIX: &str = "corpus-upload-";
 /// A spool file younger than this is never swept, even when unlocked.
 pub const SPOOL_MIN_AGE: Duration = Duration::from_secs(2);
-/// Most bytes one upload gathers while its previous write is still on the disk thread: a fast
-/// upload writes in batches up to this size, a slow one writes each piece as it arrives and holds
-/// nothing between.
+/// Most bytes one upload gathers while its disk thread is busy: a fast upload writes in batches up
+/// to this size, a slow one writes each piece as it arrives.
 const MAX_WRITE_BATCH: usize = 256 * 1024;
 /// Largest write buffer an upload keeps between writes (bigger batches' buffers are freed).
 const REUSED_BUFFER: usize = 16 * 1024;
 /// Most bytes all uploads together may hold gathered: when the disk threads fall behind (a
-/// thousand uploads at once), an upload waits for its own write instead of gathering more.
-const GATHER_BUDGET: usize = 16 * 1024 * 1024;
+/// thousand uploads at once), an upload waits for its own writes instead of gathering more.
+const GATHER_BUDGET: usize = 4 * 1024 * 1024;
 /// Bytes gathered (and not yet written) by every spooler of this process.
 static GATHERED: AtomicUsize = AtomicUsize::new(0);
 
@@ -46,9 +48,6 @@ fn reserve_gathering(n: usize) -> bool {
         .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| held.checked_add(n).filter(|&t| t <= GATHER_BUDGET))
         .is_ok()
 }
-
-/// What a finished write gives back: the file handle and its emptied buffer.
-type Written = (File, Vec<u8>);
 
 /// Bytes of a file kept in memory for sniffing its type.
 const SNIFF_LEN: usize = 8192;
@@ -73,40 +72,69 @@ impl Spooled {
 
 /// Writes arriving bytes to a temporary file, hashing them and enforcing a size limit.
 ///
-/// Writes run on the blocking pool, one at a time. Bytes that arrive while one is running are
-/// gathered and written together when it ends (up to [`MAX_WRITE_BATCH`], and while the process's
-/// [`GATHER_BUDGET`] lasts), so a fast upload makes few large writes, and a slow one (a phone on a
-/// poor network) makes one small write per piece and keeps no buffer between pieces: a thousand
-/// slow uploads in flight cost little memory.
+/// Writes run on the blocking pool. Bytes that arrive while the disk thread is busy are queued and
+/// the thread writes them too before it ends (in batches up to [`MAX_WRITE_BATCH`], while the
+/// process's [`GATHER_BUDGET`] lasts), so a fast upload makes few large writes; a slow one (a
+/// phone on a poor network) makes one small write per piece and reuses one small buffer. Nothing
+/// waits in memory for a next piece that may never come.
 pub struct Spooler {
     file: tempfile::NamedTempFile,
-    /// The writing handle, here when no write is running.
-    out: Option<File>,
-    /// The running write: gives the handle and the emptied buffer back.
-    writing: Option<JoinHandle<io::Result<Written>>>,
-    /// Bytes not yet handed to a write.
-    gathered: Vec<u8>,
-    /// This spooler's share of the gathering budget.
-    share: BudgetShare,
+    /// The writing handle, shared with the disk thread.
+    out: Arc<File>,
+    /// Bytes waiting for the disk thread, and its state.
+    queue: Arc<Mutex<Queue>>,
+    /// The disk thread of this upload, while one runs (it ends when the queue is empty).
+    writer: Option<JoinHandle<()>>,
     size: u64,
     max: u64,
     digest: ContentDigest,
     prefix: Vec<u8>,
 }
 
-/// Bytes of the gathering budget one spooler holds.
+/// What the upload and its disk thread share.
 #[derive(Default)]
-struct BudgetShare {
-    /// Held by the bytes gathered for the next write.
-    gathered: usize,
-    /// Held by the running write's batch (given back when it ends).
-    writing: usize,
+struct Queue {
+    /// Bytes not yet written.
+    bytes: Vec<u8>,
+    /// Bytes of the gathering budget `bytes` holds.
+    reserved: usize,
+    /// True while a disk thread runs; it takes everything queued before it ends.
+    running: bool,
+    /// The first write error; nothing is written after it.
+    failed: Option<io::Error>,
 }
 
-impl Drop for BudgetShare {
+impl Drop for Queue {
     fn drop(&mut self) {
-        // An upload that ends early (refused, client gone) gives its share back.
-        GATHERED.fetch_sub(self.gathered + self.writing, Ordering::AcqRel);
+        // An upload that ends early (refused, client gone) gives its share of the budget back.
+        GATHERED.fetch_sub(self.reserved, Ordering::AcqRel);
+    }
+}
+
+/// The disk thread: writes what is queued until the queue is empty.
+fn drain(out: &File, queue: &Mutex<Queue>) {
+    let mut out = out;
+    loop {
+        let (mut batch, reserved) = {
+            let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+            if q.bytes.is_empty() || q.failed.is_some() {
+                q.running = false;
+                return;
+            }
+            (std::mem::take(&mut q.bytes), std::mem::take(&mut q.reserved))
+        };
+        let result = out.write_all(&batch);
+        GATHERED.fetch_sub(reserved, Ordering::AcqRel);
+        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            // A slow upload's next piece goes into the same small buffer.
+            Ok(()) if q.bytes.is_empty() && batch.capacity() <= REUSED_BUFFER => {
+                batch.clear();
+                q.bytes = batch;
+            }
+            Ok(()) => {}
+            Err(e) => q.failed = Some(e),
+        }
     }
 }
 
@@ -133,13 +161,12 @@ impl Spooler {
         // The lock marks the file as in use for every process (see the module doc). It is held
         // by `file`'s descriptor, which lives exactly as long as the file itself.
         let file = locked_temp_file(&spool_dir(dir)).map_err(|e| spool_error(e, "creating a spool file"))?;
-        let out = file.reopen().map_err(|e| spool_error(e, "opening a spool file"))?;
+        let out = Arc::new(file.reopen().map_err(|e| spool_error(e, "opening a spool file"))?);
         Ok(Self {
             file,
-            out: Some(out),
-            writing: None,
-            gathered: Vec::new(),
-            share: BudgetShare::default(),
+            out,
+            queue: Arc::default(),
+            writer: None,
             size: 0,
             max,
             digest: ContentDigest::new(),
@@ -158,53 +185,57 @@ impl Spooler {
             let take = (SNIFF_LEN - self.prefix.len()).min(bytes.len());
             self.prefix.extend_from_slice(&bytes[..take]);
         }
-        let busy = self.writing.as_ref().is_some_and(|w| !w.is_finished());
-        if busy && self.gathered.len() + bytes.len() <= MAX_WRITE_BATCH && reserve_gathering(bytes.len()) {
-            self.share.gathered += bytes.len();
-            self.gathered.extend_from_slice(bytes);
-            return Ok(());
+        {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(e) = q.failed.take() {
+                return Err(spool_error(e, "spooling an upload"));
+            }
+            if !q.running {
+                // No disk thread: start one with these bytes (the budget counts only what waits
+                // behind a busy thread).
+                q.bytes.extend_from_slice(bytes);
+                q.running = true;
+                drop(q);
+                self.start_writer();
+                return Ok(());
+            }
+            if q.bytes.len() + bytes.len() <= MAX_WRITE_BATCH && reserve_gathering(bytes.len()) {
+                q.reserved += bytes.len();
+                q.bytes.extend_from_slice(bytes);
+                return Ok(());
+            }
         }
-        self.wait_for_write().await?;
-        self.gathered.extend_from_slice(bytes);
-        self.start_write();
+        // Too much waiting already: let the disk thread catch up, then hand these over.
+        self.wait_for_writer().await?;
+        {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            q.bytes.extend_from_slice(bytes);
+            q.running = true;
+        }
+        self.start_writer();
         Ok(())
     }
 
-    /// Hands the gathered bytes to a write on the blocking pool (the handle is free).
-    fn start_write(&mut self) {
-        let (Some(mut out), false) = (self.out.take(), self.gathered.is_empty()) else { return };
-        let batch = std::mem::take(&mut self.gathered);
-        self.share.writing = std::mem::take(&mut self.share.gathered);
-        self.writing = Some(tokio::task::spawn_blocking(move || {
-            out.write_all(&batch)?;
-            Ok((out, batch))
-        }));
+    /// Starts a disk thread (the queue is marked running).
+    fn start_writer(&mut self) {
+        let (out, queue) = (self.out.clone(), self.queue.clone());
+        self.writer = Some(tokio::task::spawn_blocking(move || drain(&out, &queue)));
     }
 
-    /// Waits for the running write, if any, and takes the handle back.
-    async fn wait_for_write(&mut self) -> Result<()> {
-        let Some(writing) = self.writing.take() else { return Ok(()) };
-        let result = writing.await;
-        // The batch of that write is no longer held (written, or dropped with an error).
-        GATHERED.fetch_sub(std::mem::take(&mut self.share.writing), Ordering::AcqRel);
-        let (out, mut buffer) = result
-            .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("spooling an upload")))?
-            .map_err(|e| spool_error(e, "spooling an upload"))?;
-        self.out = Some(out);
-        // A slow upload reuses one small buffer for all its pieces (no allocation per piece); a
-        // batch's large one is let go.
-        if self.gathered.is_empty() && buffer.capacity() <= REUSED_BUFFER {
-            buffer.clear();
-            self.gathered = buffer;
+    /// Waits until the disk thread has written everything queued; the first write error, if any.
+    async fn wait_for_writer(&mut self) -> Result<()> {
+        if let Some(writer) = self.writer.take() {
+            writer.await.map_err(|e| AppError::Internal(anyhow::Error::new(e).context("spooling an upload")))?;
         }
-        Ok(())
+        match self.queue.lock().unwrap_or_else(|e| e.into_inner()).failed.take() {
+            Some(e) => Err(spool_error(e, "spooling an upload")),
+            None => Ok(()),
+        }
     }
 
-    /// Writes what is left and hands over what was gathered.
+    /// Waits for the last writes and hands over what was gathered.
     pub async fn finish(mut self) -> Result<Spooled> {
-        self.wait_for_write().await?;
-        self.start_write();
-        self.wait_for_write().await?;
+        self.wait_for_writer().await?;
         Ok(Spooled { file: self.file, size: self.size, sha256: self.digest.finish(), prefix: self.prefix })
     }
 }
