@@ -85,8 +85,8 @@ measure() {
         printf '%s\n' "$sql" >"$WORK/bench.sql"
         # PostgreSQL takes at most max_connections clients (100 by default): pgbench stays below.
         local clients=$(( conns < PG_CLIENTS ? conns : PG_CLIENTS ))
-        # The server's sessions run without JIT (src/config.rs): so does pgbench.
-        tps="$(PGOPTIONS="-c jit=off" pgbench -n -M extended -f "$WORK/bench.sql" -c "$clients" -j 2 -T "${DURATION%s}" "$PG_URL" 2>/dev/null \
+        # The server's sessions run without JIT and parallel workers (src/config.rs): so does pgbench.
+        tps="$(PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=0" pgbench -n -M extended -f "$WORK/bench.sql" -c "$clients" -j 2 -T "${DURATION%s}" "$PG_URL" 2>/dev/null \
             | awk '/^tps/ {printf "%.0f", $3}' || true)"
         ratio="$(awk -v a="$rps" -v b="$tps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
     fi

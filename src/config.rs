@@ -672,8 +672,11 @@ impl Config {
         }
         // No JIT: the service's statements are short, and compiling one whose estimate passes
         // `jit_above_cost` (a search over a million records with a selective filter) took
-        // 30-650 ms, many times the query itself. Sent at connect time: no extra round trip.
-        Ok(options.application_name("corpus-te").options([("jit", "off")]))
+        // 30-650 ms, many times the query itself. No parallel workers either: for a page of 100
+        // records PostgreSQL would start two workers per request (a box search over a million
+        // records: p99 862 ms at 256 clients), where one process walking an index is faster and
+        // leaves the cores to the other requests. Sent at connect time: no extra round trip.
+        Ok(options.application_name("corpus-te").options([("jit", "off"), ("max_parallel_workers_per_gather", "0")]))
     }
 
     /// The signing secret; the original's default in development when unset.
