@@ -1,5 +1,6 @@
 //! Extractors: [`CurrentUser`] (a valid bearer token of an active user, with the roles held now:
-//! see [`IdentityCache`] for how "now" stays exact without a database read per request) and [`Auth<R>`] (the same, holding one of the roles of `R`).
+//! see [`IdentityCache`] for how "now" stays exact without a database read per request) and
+//! [`Auth<R>`] (the same, holding one of the roles of `R`).
 //!
 //! Answers follow the original: no `Authorization` header, or an empty bearer → 403
 //! `Not authenticated`; another scheme → 403 `Invalid authentication credentials`; a bad, expired
@@ -30,10 +31,6 @@ pub trait AuthState: Send + Sync {
 pub struct CurrentUser {
     /// User id.
     pub id: Uuid,
-    /// Phone as stored.
-    pub phone: String,
-    /// Display name.
-    pub name: String,
     /// Roles held right now.
     pub roles: Vec<RoleName>,
     /// The whole identity as read (profile and role records), shared with the cache.
@@ -45,8 +42,6 @@ impl CurrentUser {
     pub fn from_identity(identity: Arc<Identity>) -> Self {
         Self {
             id: identity.user.id,
-            phone: identity.user.phone.clone(),
-            name: identity.user.name.clone(),
             roles: identity.roles.iter().filter_map(|r| RoleName::parse(&r.name)).collect(),
             identity,
         }

@@ -110,7 +110,7 @@ impl Layout {
             lang: user.lang,
             other: user.lang.other(),
             csrf: user.csrf.clone(),
-            user_name: Some(user.user.name.clone()),
+            user_name: Some(user.user.identity.user.name.clone()),
             is_staff: user.is_staff(),
             is_admin: user.is_admin(),
             active,
