@@ -8,7 +8,7 @@ use axum::{Json, extract::State};
 use super::{
     dto::{LoginRequest, MessageResponse, PasswordChangeRequest, PasswordResetRequest, TokenWithUser, UserWithRoles},
     otp::limiter_down,
-    shared::{change_own_password, user_with_roles},
+    shared::{change_own_password, record_login, user_with_roles},
 };
 use crate::{
     auth::{
@@ -85,8 +85,7 @@ pub async fn login(
         Verified::YesRehash => Some(password::hash(body.password).await?),
         _ => None,
     };
-    accounts::record_login(&state.db, credentials.id, rehash.as_deref()).await?;
-    state.identities.forget(credentials.id);
+    record_login(&state, credentials.id, rehash.as_deref()).await?;
     let access_token = state.tokens.issue(credentials.id)?;
     let user = user_with_roles(&state, credentials.id).await?;
     Ok(Json(TokenWithUser { access_token, token_type: "bearer", user: Some(user) }))

@@ -1,4 +1,4 @@
-//! What the accounts handlers share: loading a user with roles, the original's 404, path
+//! What the accounts handlers share: loading a user with roles, recording a login, the original's 404, path
 //! parameters, the "the user themself or these roles" rule, and changing one's own password.
 
 use uuid::Uuid;
@@ -14,11 +14,20 @@ use crate::{
     state::AppState,
 };
 
-/// A user with their roles, or 404 `User with id {id} not found`.
+/// A user with their roles, or 404 `User with id {id} not found`: their identity, from memory when
+/// it is held (exact, see `auth::identities`), else in one statement (then held for their next
+/// request: a login is followed by the client's `/auth/me`).
 pub(super) async fn user_with_roles(state: &AppState, id: Uuid) -> Result<UserWithRoles> {
-    let user = accounts::get_user(&state.db, id).await?.ok_or_else(|| user_not_found(id))?;
-    let roles = accounts::roles_of(&state.db, id).await?;
-    Ok(UserWithRoles { user, roles })
+    let identity = state.identities.get(&state.db, id).await?.ok_or_else(|| user_not_found(id))?;
+    Ok(UserWithRoles { user: identity.user.clone(), roles: identity.roles.clone() })
+}
+
+/// Records a successful login (replacing a legacy hash when one is given) and forgets the user's
+/// identity here at once, so the answer and the next request show it.
+pub(super) async fn record_login(state: &AppState, id: Uuid, rehash: Option<&str>) -> Result<()> {
+    accounts::record_login(&state.db, id, rehash).await?;
+    state.identities.forget(id);
+    Ok(())
 }
 
 /// The original's 404 for a user id.

@@ -4,6 +4,7 @@ use axum::{Json, extract::State};
 use secrecy::ExposeSecret;
 
 use super::super::dto::{OtpResponse, OtpSendRequest, OtpTokenResponse, OtpVerifyRequest};
+use super::super::shared::record_login;
 use super::{INVALID_CODE, check_ip_limit, send_code, token_response};
 
 use crate::{
@@ -49,8 +50,7 @@ async fn verify_login_code(state: &AppState, body: OtpVerifyRequest) -> Result<O
     if body.has_given_consent {
         accounts::record_consent(&state.db, user.id).await?;
     }
-    accounts::record_login(&state.db, user.id, None).await?;
-    state.identities.forget(user.id);
+    record_login(state, user.id, None).await?;
     token_response(state, user.id).await
 }
 

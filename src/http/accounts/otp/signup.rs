@@ -4,6 +4,7 @@ use axum::{Json, extract::State};
 use secrecy::ExposeSecret;
 
 use super::super::dto::{OtpResponse, OtpSendRequest, OtpTokenResponse, SignupVerifyRequest, normalize_email};
+use super::super::shared::record_login;
 use super::{INVALID_CODE, check_ip_limit, send_code, token_response};
 
 use crate::{
@@ -157,8 +158,7 @@ pub async fn signup_verify_otp(
     otp::spend(&mut *tx, code_id).await?;
     users::add_roles(&mut *tx, user.id, &[role.id]).await?;
     tx.commit().await?;
-    accounts::record_login(&state.db, user.id, None).await?;
-    state.identities.forget(user.id);
+    record_login(&state, user.id, None).await?;
     tracing::info!(user_id = %user.id, "account created by one-time code");
     Ok(Json(token_response(&state, user.id).await?))
 }
