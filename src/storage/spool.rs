@@ -14,7 +14,7 @@ use std::{
     io::{self, Write},
     path::{Path, PathBuf},
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, MutexGuard,
         atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, SystemTime},
@@ -111,12 +111,17 @@ impl Drop for Queue {
     }
 }
 
+/// The queue, whatever a panicking holder left (its fields stay consistent: each is set whole).
+fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    queue.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The disk thread: writes what is queued until the queue is empty.
 fn drain(out: &File, queue: &Mutex<Queue>) {
     let mut out = out;
     loop {
         let (mut batch, reserved) = {
-            let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = lock(queue);
             if q.bytes.is_empty() || q.failed.is_some() {
                 q.running = false;
                 return;
@@ -125,7 +130,7 @@ fn drain(out: &File, queue: &Mutex<Queue>) {
         };
         let result = out.write_all(&batch);
         GATHERED.fetch_sub(reserved, Ordering::AcqRel);
-        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = lock(queue);
         match result {
             // A slow upload's next piece goes into the same small buffer.
             Ok(()) if q.bytes.is_empty() && batch.capacity() <= REUSED_BUFFER => {
@@ -186,40 +191,27 @@ impl Spooler {
             self.prefix.extend_from_slice(&bytes[..take]);
         }
         {
-            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = lock(&self.queue);
             if let Some(e) = q.failed.take() {
                 return Err(spool_error(e, "spooling an upload"));
             }
-            if !q.running {
-                // No disk thread: start one with these bytes (the budget counts only what waits
-                // behind a busy thread).
-                q.bytes.extend_from_slice(bytes);
-                q.running = true;
-                drop(q);
-                self.start_writer();
-                return Ok(());
-            }
-            if q.bytes.len() + bytes.len() <= MAX_WRITE_BATCH && reserve_gathering(bytes.len()) {
+            // Behind a busy disk thread, within the limits: it takes these before it ends.
+            if q.running && q.bytes.len() + bytes.len() <= MAX_WRITE_BATCH && reserve_gathering(bytes.len()) {
                 q.reserved += bytes.len();
                 q.bytes.extend_from_slice(bytes);
                 return Ok(());
             }
         }
-        // Too much waiting already: let the disk thread catch up, then hand these over.
+        // Too much waiting already: let the disk thread catch up (no wait when none runs), then
+        // start one with these bytes (the budget counts only what waits behind a busy thread).
         self.wait_for_writer().await?;
-        {
-            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            q.bytes.extend_from_slice(bytes);
-            q.running = true;
-        }
-        self.start_writer();
-        Ok(())
-    }
-
-    /// Starts a disk thread (the queue is marked running).
-    fn start_writer(&mut self) {
+        let mut q = lock(&self.queue);
+        q.bytes.extend_from_slice(bytes);
+        q.running = true;
+        drop(q);
         let (out, queue) = (self.out.clone(), self.queue.clone());
         self.writer = Some(tokio::task::spawn_blocking(move || drain(&out, &queue)));
+        Ok(())
     }
 
     /// Waits until the disk thread has written everything queued; the first write error, if any.
@@ -227,7 +219,7 @@ impl Spooler {
         if let Some(writer) = self.writer.take() {
             writer.await.map_err(|e| AppError::Internal(anyhow::Error::new(e).context("spooling an upload")))?;
         }
-        match self.queue.lock().unwrap_or_else(|e| e.into_inner()).failed.take() {
+        match lock(&self.queue).failed.take() {
             Some(e) => Err(spool_error(e, "spooling an upload")),
             None => Ok(()),
         }
