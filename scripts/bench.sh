@@ -67,14 +67,25 @@ grid_sql() {
     echo "SELECT $COLUMNS_SQL FROM (SELECT c.* FROM (SELECT y * $((360 * k)) + x FROM generate_series(floor(($min_lat::float8 + 90) * $k)::bigint, floor(($max_lat::float8 + 90) * $k)::bigint) y, generate_series(floor(($min_lng::float8 + 180) * $k)::bigint, floor(($max_lng::float8 + 180) * $k)::bigint) x) AS cell(id) CROSS JOIN LATERAL (SELECT r.* FROM record r WHERE record_grid_cell(r.location, $k) = cell.id AND r.location IS NOT NULL AND COALESCE(ST_Intersects(r.location, $env), false) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100) c ORDER BY c.created_at DESC, c.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;"
 }
 
-# One endpoint at one connection count: wrk on the API, pgbench on its SQL (when given).
+# One endpoint at one connection count: wrk on the API, pgbench on its SQL (when given). With a
+# fifth argument `each-new`, every request adds a parameter the server ignores (`&n=<thread>-<count>`),
+# so no two ask for the same page and none is answered from the list cache.
 measure() {
-    local label="$1" path="$2" sql="$3" conns="$4"
+    local label="$1" path="$2" sql="$3" conns="$4" each_new="${5:-}"
     local status
     status="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE$path")"
     [[ "$status" == 200 ]] || { echo "$label: HTTP $status for $path" >&2; exit 1; }
-    local out rps p50 p99 peak
-    out="$(wrk -t2 -c"$conns" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$BASE$path")"
+    local out rps p50 p99 peak script=()
+    if [[ "$each_new" == each-new ]]; then
+        cat >"$WORK/each-new.lua" <<LUA
+local threads = 0
+function setup(thread) thread:set("tid", threads); threads = threads + 1 end
+local n = 0
+function request() n = n + 1; return wrk.format(nil, "$path&n=" .. tid .. "-" .. n) end
+LUA
+        script=(-s "$WORK/each-new.lua")
+    fi
+    out="$(wrk -t2 -c"$conns" -d"$DURATION" --latency "${script[@]}" -H "Authorization: Bearer $TOKEN" "$BASE$path")"
     rps="$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")"
     p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
@@ -126,6 +137,8 @@ for SIZE in $SIZES; do
             measure "/categories/" "/api/v1/categories/" "$CATEGORY_SQL" "$CONNS"
             measure "list page 1" "/api/v1/records/?limit=100" \
                 "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE TRUE ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS"
+            measure "list page 1, never cached" "/api/v1/records/?limit=100" \
+                "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE TRUE ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS" each-new
             measure "list page 500 (cursor)" "/api/v1/records/?limit=100&cursor=$CURSOR" \
                 "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE TRUE AND (r.created_at, r.uid) < ('$CUR_AT'::timestamptz, '$CUR_UID'::uuid) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS"
             measure "nearby 1 km" "/api/v1/records/search/nearby?latitude=17.385&longitude=78.4867&radius=1000&limit=100" \

@@ -192,6 +192,11 @@ pub struct HttpSettings {
     /// Seconds spent at most reading (and discarding) such a body.
     #[arg(long, env = "REFUSED_BODY_DRAIN_SECONDS", default_value_t = 60, global = true)]
     pub refused_body_drain_seconds: u64,
+    /// Seconds a page of `GET /records/` may be answered from memory; 0 reads every page from the
+    /// database. Any change to records empties it at once in every process (PostgreSQL
+    /// notifications); this bounds staleness should they stop.
+    #[arg(long, env = "RECORD_LIST_CACHE_SECONDS", default_value_t = 30, global = true)]
+    pub record_list_cache_seconds: u64,
 }
 
 /// Token and code signing.

@@ -4,6 +4,7 @@
 //! everything it is made of, so the integration tests can build the same application in-process.
 
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 /// The web console at `/console` (server-rendered pages for contributors, reviewers and admins).

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::{
     Router,
-    extract::Request,
+    extract::{Request, State},
     http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header},
     response::Response,
 };
@@ -50,6 +50,7 @@ pub fn build(state: AppState) -> Router {
     let router = router
         .fallback(|| async { status_detail(StatusCode::NOT_FOUND) })
         .method_not_allowed_fallback(|| async { status_detail(StatusCode::METHOD_NOT_ALLOWED) })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), forget_record_pages_after_writes))
         .layer(axum::middleware::from_fn(refuse_nul_in_path))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
@@ -110,6 +111,22 @@ fn compression() -> CompressionLayer<impl Predicate> {
     };
     // Below a kilobyte the saving does not pay for the work.
     CompressionLayer::new().compress_when(SizeAbove::new(1024).and(json_only))
+}
+
+/// Empties the records list cache once a request that may have written (any method but GET,
+/// HEAD and OPTIONS) has been handled, before its answer leaves: the client's next read through
+/// this process sees its write even if the change notification is still on its way.
+async fn forget_record_pages_after_writes(
+    State(state): State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let may_write = !request.method().is_safe();
+    let response = next.run(request).await;
+    if may_write {
+        state.record_pages.forget_all();
+    }
+    response
 }
 
 /// No resource has a NUL character in its path (and PostgreSQL cannot store one): such a path

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use crate::{
     auth::{extract::AuthState, identities::IdentityCache, links::LinkKey, sms::SmsSender, token::TokenKeys},
+    cache::{listener, record_pages::RecordPages},
     config::Config,
     media::{DurationProbe, ProbeLimits},
     monitoring::Metrics,
@@ -36,6 +37,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Identities of recent callers, kept exact by change notifications.
     pub identities: IdentityCache,
+    /// Pages of the records list recently answered, kept exact by change notifications.
+    pub record_pages: RecordPages,
 }
 
 impl AppState {
@@ -55,6 +58,7 @@ impl AppState {
         };
         let media = DurationProbe::new(ProbeLimits::from_config(&config)?);
         let identities = IdentityCache::new(Duration::from_secs(config.security.identity_cache_seconds));
+        let record_pages = RecordPages::new(Duration::from_secs(config.http.record_list_cache_seconds));
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -66,7 +70,21 @@ impl AppState {
             media,
             metrics: Metrics::new(),
             identities,
+            record_pages,
         })
+    }
+
+    /// Starts listening for changes made anywhere (the caches serve entries only while this
+    /// runs); `None` when every cache is disabled. Abort the task to stop.
+    pub fn spawn_change_listener(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let mut subscribers: Vec<Arc<dyn listener::Subscriber>> = Vec::new();
+        if self.identities.is_enabled() {
+            subscribers.push(Arc::new(self.identities.clone()));
+        }
+        if self.record_pages.is_enabled() {
+            subscribers.push(Arc::new(self.record_pages.clone()));
+        }
+        (!subscribers.is_empty()).then(|| listener::spawn(self.db.clone(), subscribers))
     }
 }
 

@@ -58,7 +58,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             signal.cancel();
         });
     }
-    let identity_listener = state.identities.spawn_listener(state.db.clone());
+    let change_listener = state.spawn_change_listener();
     let app = router::with_trailing_slash_tolerance(router::build(state));
 
     let listener = TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
@@ -76,7 +76,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         signal.cancel();
         let _ = task.await;
     }
-    if let Some(task) = identity_listener {
+    if let Some(task) = change_listener {
         task.abort();
     }
     if let Some(task) = maintenance {

@@ -102,7 +102,7 @@ const RECORD_COLUMNS: &str = "r.uid, r.user_id, r.category_id, r.status, r.revie
     r.mime_type, r.review_status, r.review_note, r.duplicate_of";
 
 /// Which records a caller may see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Visibility {
     /// Every record (reviewers and admins).
     All,

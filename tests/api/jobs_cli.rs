@@ -54,12 +54,19 @@ async fn serve_runs_jobs_in_process_unless_told_not_to_and_the_jobs_commands_ste
     let id = enqueue_noop(&app).await;
     let job = wait_for(&app, id, Duration::from_secs(30), |j| j.state == "SUCCESS").await;
     assert!(job.worker.unwrap().contains(&format!(":{}:", server.id())), "serve's own worker ran it");
-    // Its scheduler took the periodic jobs' first periods.
-    let periodic: i64 = sqlx::query_scalar("SELECT count(*) FROM periodic_runs WHERE kind = 'cleanup'")
-        .fetch_one(app.pool())
-        .await
-        .unwrap();
-    assert_eq!(periodic, 1);
+    // Its scheduler took the periodic jobs' first periods (it starts beside the worker, so under
+    // load the no-op may finish first: wait for it).
+    let cleanups = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM periodic_runs WHERE kind = 'cleanup'")
+            .fetch_one(app.pool())
+            .await
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while cleanups().await == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(cleanups().await, 1);
     assert_eq!(terminate(server), 0);
 
     // An API-only replica leaves jobs to the workers.

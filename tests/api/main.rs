@@ -40,6 +40,7 @@ mod rbac;
 mod records_bbox_grid;
 mod records_categories;
 mod records_crud;
+mod records_list_cache;
 mod records_upload;
 mod schema;
 mod serve;

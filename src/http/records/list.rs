@@ -1,10 +1,11 @@
 //! Lists records, newest first: filters, `skip`/`limit` and a keyset cursor.
 
+use std::sync::Arc;
+
 use axum::{
-    Json,
-    extract::State,
+    extract::{RawQuery, State},
     http::{HeaderName, HeaderValue},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -13,6 +14,7 @@ use uuid::Uuid;
 use super::shared::{IntoRead, RecordRead, visibility};
 use crate::{
     auth::{Auth, roles::AnyRole},
+    cache::record_pages::{self, PageKey},
     db::records::{self, Filter, Page},
     domain::{MediaType, RecordStatus},
     error::Result,
@@ -99,15 +101,24 @@ fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
 /// Lists records, newest first, with filters and `skip`/`limit` or a keyset `cursor`.
 ///
 /// The body is a plain JSON list, as the original's; when more records may follow, the
-/// `X-Next-Cursor` header holds the `cursor` of the next page.
+/// `X-Next-Cursor` header holds the `cursor` of the next page. A page asked for again with the
+/// same query by a caller with the same visibility is answered from memory until a record
+/// changes ([`crate::cache::record_pages`]).
 #[utoipa::path(get, path = "/api/v1/records/", tag = "records", security(("HTTPBearer" = [])), params(ListQuery),
     responses((status = 200, body = [RecordRead], headers(("x-next-cursor" = String, description = "Cursor of the next page"))),
         (status = 422, body = crate::error::ValidationErrorBody)))]
 pub async fn list_records(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
+    RawQuery(raw_query): RawQuery,
     ValidQuery(q): ValidQuery<ListQuery>,
 ) -> Result<Response> {
+    let visibility = visibility(&auth);
+    let key = PageKey::new(visibility, raw_query);
+    if let Some(page) = state.record_pages.get(&key) {
+        return Ok(page.response(&NEXT_CURSOR));
+    }
+    let ticket = state.record_pages.ticket();
     let filter = Filter {
         category_id: q.category_id,
         user_id: q.user_id,
@@ -117,19 +128,19 @@ pub async fn list_records(
         created_after: q.created_after,
         created_before: q.created_before,
         content_sha256: q.content_sha256.map(|hash| hash.to_ascii_lowercase()),
-        ..Filter::visible(visibility(&auth))
+        ..Filter::visible(visibility)
     };
     let page = match q.cursor.as_deref().and_then(decode_cursor) {
         Some((created_at, uid)) => Page::After { created_at, uid, limit: q.limit },
         None => Page::Offset { skip: q.skip, limit: q.limit },
     };
     let rows = records::list(&state.db, &filter, page).await?;
-    let next =
-        (rows.len() as i64 == q.limit).then(|| rows.last().map(|r| encode_cursor(r.created_at, r.uid))).flatten();
+    let next_cursor = (rows.len() as i64 == q.limit)
+        .then(|| rows.last().and_then(|r| HeaderValue::from_str(&encode_cursor(r.created_at, r.uid)).ok()))
+        .flatten();
     let body: Vec<RecordRead> = rows.into_iter().map(|r| r.into_read(&state.config)).collect();
-    let mut response = Json(body).into_response();
-    if let Some(next) = next.and_then(|n| HeaderValue::from_str(&n).ok()) {
-        response.headers_mut().insert(NEXT_CURSOR.clone(), next);
-    }
-    Ok(response)
+    let body = serde_json::to_vec(&body).map_err(anyhow::Error::from)?;
+    let page = Arc::new(record_pages::Page { body: body.into(), next_cursor });
+    state.record_pages.store(ticket, key, page.clone());
+    Ok(page.response(&NEXT_CURSOR))
 }

@@ -222,8 +222,10 @@ pub struct TestApp {
     pub storage_dir: TempDir,
     /// The app's identity cache (to see whether its change listener is up).
     pub identities: corpus_te::auth::identities::IdentityCache,
+    /// The app's records list cache (to see whether its change listener is up).
+    pub record_pages: corpus_te::cache::record_pages::RecordPages,
     server: tokio::task::JoinHandle<()>,
-    identity_listener: Option<tokio::task::JoinHandle<()>>,
+    change_listener: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestApp {
@@ -245,8 +247,9 @@ impl TestApp {
         config.validate().expect("test configuration is valid");
         let pool = db::connect(&config).await.expect("app pool");
         let state = AppState::new(config.clone(), pool).expect("app state");
-        let identity_listener = state.identities.spawn_listener(state.db.clone());
+        let change_listener = state.spawn_change_listener();
         let identities = state.identities.clone();
+        let record_pages = state.record_pages.clone();
         let app = router::with_trailing_slash_tolerance(router::build(state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -264,8 +267,9 @@ impl TestApp {
             db,
             storage_dir,
             identities,
+            record_pages,
             server,
-            identity_listener,
+            change_listener,
         }
     }
 
@@ -321,7 +325,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
-        if let Some(task) = &self.identity_listener {
+        if let Some(task) = &self.change_listener {
             task.abort();
         }
     }
