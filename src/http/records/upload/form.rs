@@ -6,7 +6,7 @@
 //! - the other parts are text: at most [`MAX_TEXT_PARTS`] of them, each at most
 //!   [`MAX_TEXT_FIELD`] bytes, together at most [`MAX_TEXT_TOTAL`] bytes (413 beyond);
 //! - the multipart framing (boundaries and part headers, which the parser buffers whole) is
-//!   limited to [`MAX_FRAMING`] bytes, and the parser is fed at most 64 KiB at a time, so
+//!   limited to [`MAX_FRAMING`] bytes, and the parser is fed at most [`PIECE`] bytes at a time, so
 //!   it never holds more than that of a body that is still arriving.
 
 use std::{
