@@ -23,9 +23,14 @@ async fn timed(request: reqwest::RequestBuilder) -> (Response, Duration) {
 }
 
 /// Serves the application on a pool whose database does not answer (a closed port).
-async fn spawn_without_database() -> (String, tempfile::TempDir) {
+async fn spawn_without_database() -> (String, tempfile::TempDir, tokio::net::TcpSocket) {
     logs::init();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // The port stays bound (not listening) for the whole test, so connections to it are refused:
+    // a port merely found free could be taken by another test's server meanwhile, and the
+    // answer would then be that server's, not an unreachable database's.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let storage = tempfile::tempdir().unwrap();
     let mut config = test_config(&format!("postgres://postgres@127.0.0.1:{port}/corpus_te"), storage.path());
     config.database.db_acquire_timeout_seconds = 1;
@@ -39,12 +44,12 @@ async fn spawn_without_database() -> (String, tempfile::TempDir) {
             .await
             .unwrap();
     });
-    (format!("http://{addr}"), storage)
+    (format!("http://{addr}"), storage, reserved)
 }
 
 #[tokio::test]
 async fn with_the_database_unreachable_requests_answer_503_with_retry_after_not_500() {
-    let (base, _storage) = spawn_without_database().await;
+    let (base, _storage, _refusing) = spawn_without_database().await;
     let client = reqwest::Client::new();
     let (response, elapsed) = timed(
         client.post(format!("{base}/api/v1/auth/login")).json(&json!({"phone": "+919876543210", "password": "x"})),
