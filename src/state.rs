@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use crate::{
     auth::{extract::AuthState, identities::IdentityCache, links::LinkKey, sms::SmsSender, token::TokenKeys},
-    cache::{listener, record_pages::RecordPages},
+    cache::{listener, record_extent::RecordExtent, record_pages::RecordPages},
     config::Config,
     media::{DurationProbe, ProbeLimits},
     monitoring::Metrics,
@@ -39,6 +39,8 @@ pub struct AppState {
     pub identities: IdentityCache,
     /// Pages of the records list recently answered, kept exact by change notifications.
     pub record_pages: RecordPages,
+    /// Where the located records are, roughly (steers the box search's statement).
+    pub record_extent: RecordExtent,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             metrics: Metrics::new(),
             identities,
             record_pages,
+            record_extent: RecordExtent::default(),
         })
     }
 

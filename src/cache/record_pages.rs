@@ -22,7 +22,7 @@ use crate::db::records::Visibility;
 /// The notification channel the trigger writes to.
 pub const CHANNEL: &str = "corpus_records";
 /// Bytes of pages held at most (a page of 100 records is about 70 KB).
-const CAPACITY_BYTES: u64 = 32 * 1024 * 1024;
+const CAPACITY_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Which page: who asks (what they may see) and the query string exactly as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

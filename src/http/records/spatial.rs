@@ -15,7 +15,10 @@ use uuid::Uuid;
 use super::shared::{IntoRead, RecordRead, visibility};
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
-    db::records::{self, Bbox, Filter},
+    db::records::{
+        Filter,
+        spatial::{self, Bbox},
+    },
     domain::{Location, MediaType},
     error::{AppError, Result},
     http::{
@@ -225,7 +228,7 @@ pub async fn nearby(
     let radius = q.distance_meters.or(q.radius).unwrap_or(DEFAULT_NEARBY_RADIUS_M);
     let filter = search_filter(&auth, q.category_id, q.media_type);
     let centre = Location { latitude: q.latitude, longitude: q.longitude };
-    let rows = records::nearby(&state.db, &filter, centre, radius, q.skip, q.limit).await?;
+    let rows = spatial::nearby(&state.db, &filter, centre, radius, q.skip, q.limit).await?;
     let records = rows.into_iter().map(|r| (r.record.into_read(&state.config), r.distance_meters));
     if wants_geojson(&headers) {
         return Ok(geojson(records.map(|(r, d)| feature(&r, Some(d))).collect()));
@@ -251,7 +254,8 @@ pub async fn bbox(
     }
     let filter = search_filter(&auth, q.category_id, q.media_type);
     let bbox = Bbox { min_lat: q.min_lat, min_lng: q.min_lng, max_lat: q.max_lat, max_lng: q.max_lng };
-    let rows = records::in_bbox(&state.db, &filter, bbox, q.skip, q.limit).await?;
+    let extent = state.record_extent.get(&state.db).await?;
+    let rows = spatial::in_bbox(&state.db, &filter, bbox, extent, q.skip, q.limit).await?;
     let records = rows.into_iter().map(|r| r.into_read(&state.config));
     if wants_geojson(&headers) {
         return Ok(geojson(records.map(|r| feature(&r, None)).collect()));
@@ -271,7 +275,7 @@ pub async fn distance(
 ) -> Result<Response> {
     let filter = search_filter(&auth, q.category_id, q.media_type);
     let centre = Location { latitude: q.latitude, longitude: q.longitude };
-    let rows = records::by_distance(&state.db, &filter, centre, q.max_distance_meters, q.skip, q.limit).await?;
+    let rows = spatial::by_distance(&state.db, &filter, centre, q.max_distance_meters, q.skip, q.limit).await?;
     let results = rows.into_iter().map(|r| {
         let d = r.distance_meters;
         DistanceResult {

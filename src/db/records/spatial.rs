@@ -1,0 +1,305 @@
+//! The spatial searches: records in a latitude/longitude box, within a radius of a point, and
+//! by distance from a point.
+//!
+//! A plain box search costs in proportion to the records in the box, so a small box in a dense
+//! city slowed down as the corpus grew. A box covering few cells of the spatial grid (migration
+//! `record_grid`: cells of 0.01 and 0.1 degree, each a prefix of a newest-first index) is read
+//! cell by cell instead: the newest page of each cell, then the newest page of those, which
+//! costs the number of cells times the page whatever the corpus.
+
+use sqlx::{PgExecutor, Postgres, QueryBuilder};
+
+use super::{Filter, RECORD_COLUMNS, RecordRow};
+use crate::domain::Location;
+
+/// A latitude/longitude box (degrees), boundary included.
+#[derive(Debug, Clone, Copy)]
+pub struct Bbox {
+    /// South edge.
+    pub min_lat: f64,
+    /// West edge.
+    pub min_lng: f64,
+    /// North edge.
+    pub max_lat: f64,
+    /// East edge.
+    pub max_lng: f64,
+}
+
+impl Bbox {
+    /// Whether `other` lies wholly inside this box.
+    pub fn contains(&self, other: &Bbox) -> bool {
+        self.min_lat <= other.min_lat
+            && self.min_lng <= other.min_lng
+            && self.max_lat >= other.max_lat
+            && self.max_lng >= other.max_lng
+    }
+}
+
+/// The box around the located records as PostgreSQL's statistics have it (from the last
+/// `ANALYZE`, about 95% of the true extent); `None` before there are statistics.
+pub async fn estimated_extent(db: impl PgExecutor<'_>) -> sqlx::Result<Option<Bbox>> {
+    let row = sqlx::query!(
+        r#"SELECT ST_YMin(e) AS "min_lat", ST_XMin(e) AS "min_lng", ST_YMax(e) AS "max_lat", ST_XMax(e) AS "max_lng"
+           FROM (SELECT ST_EstimatedExtent('record', 'location')::box3d AS e) extent"#
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(match (row.min_lat, row.min_lng, row.max_lat, row.max_lng) {
+        (Some(min_lat), Some(min_lng), Some(max_lat), Some(max_lng)) => {
+            Some(Bbox { min_lat, min_lng, max_lat, max_lng })
+        }
+        _ => None,
+    })
+}
+
+/// Records inside `bbox`, newest first. `extent` is [`estimated_extent`] (possibly a little old):
+/// a box holding it holds about every record, and walking the newest first finds a page at once,
+/// where the grid would read a page from each cell. It only chooses the statement; the answer is
+/// the same either way.
+#[tracing::instrument(skip_all)]
+pub async fn in_bbox(
+    db: impl PgExecutor<'_>,
+    filter: &Filter,
+    bbox: Bbox,
+    extent: Option<Bbox>,
+    skip: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<RecordRow>> {
+    let holds_all = extent.is_some_and(|extent| bbox.contains(&extent));
+    if let Some(per_degree) = grid_level(filter, bbox, skip, limit).filter(|_| !holds_all) {
+        return in_bbox_grid(filter, bbox, per_degree, skip, limit)
+            .build_query_as()
+            .persistent(false)
+            .fetch_all(db)
+            .await;
+    }
+    // A box of latitude/longitude lines is planar in degrees, so it is tested on geometry (GiST
+    // index `idx_record_location`); ST_Intersects keeps points on the boundary.
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {RECORD_COLUMNS} FROM (SELECT r.* FROM record r \
+         WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope("
+    ));
+    push_envelope(&mut qb, bbox);
+    qb.push(")");
+    filter.push(&mut qb);
+    qb.push(" ORDER BY r.created_at DESC, r.uid DESC LIMIT ").push_bind(limit);
+    qb.push(" OFFSET ").push_bind(skip);
+    // As in the list: response columns are computed for the page only.
+    qb.push(") r ORDER BY r.created_at DESC, r.uid DESC");
+    qb.build_query_as().persistent(false).fetch_all(db).await
+}
+
+/// Grid levels, in cells per degree, finest first; each has its index (`record_grid_<n>_idx`,
+/// migration `record_grid`), on `record_grid_cell(location, n)`.
+const GRID_LEVELS: [i32; 2] = [100, 10];
+
+/// Most cells one box search reads.
+const MAX_GRID_CELLS: i64 = 36;
+
+/// Most rows one box search asks of the grid: `skip + limit` from each cell. PostgreSQL prices
+/// each at about 60 of its cost units (half of them pass the box test, as it sees it, and the
+/// test is priced high), so the statement stays near 60,000, under `jit_above_cost` (100,000 by
+/// default): above it the statement is compiled before it runs, which takes longer (30 ms to
+/// over half a second) than the search itself.
+const MAX_GRID_ROWS: i64 = 1_000;
+
+/// The grid level the box search reads, or `None` for the plain statement: the finest level at
+/// which the box covers at most [`MAX_GRID_CELLS`] cells and the grid is asked for at most
+/// [`MAX_GRID_ROWS`] rows. Only this choice depends on the arithmetic here; the cells themselves
+/// are computed by PostgreSQL, as the index computes them.
+fn grid_level(filter: &Filter, bbox: Bbox, skip: i64, limit: i64) -> Option<i32> {
+    // One owner's records are best walked through their own index (`record_user_created_idx`).
+    if filter.visibility.owner().is_some() || filter.user_id.is_some() {
+        return None;
+    }
+    let per_cell = skip.checked_add(limit)?;
+    GRID_LEVELS.into_iter().find(|&per_degree| {
+        let span = |low: f64, high: f64, offset: f64| {
+            let cell = |v: f64| ((v + offset) * f64::from(per_degree)).floor();
+            let n = cell(high) - cell(low) + 1.0;
+            // Not a number, infinite or an inside-out box: no grid.
+            if n.is_finite() && n >= 1.0 { n } else { f64::INFINITY }
+        };
+        let cells = span(bbox.min_lat, bbox.max_lat, 90.0) * span(bbox.min_lng, bbox.max_lng, 180.0);
+        cells <= MAX_GRID_CELLS as f64 && (per_cell as f64) * cells <= MAX_GRID_ROWS as f64
+    })
+}
+
+/// The box search through the grid at `per_degree` cells per degree: the newest `skip + limit`
+/// records in the box of each cell the box covers (a walk of that cell's prefix of the grid
+/// index), then the page of their union, which is the page of the box because every record of
+/// the box lies in exactly one of these cells.
+fn in_bbox_grid(
+    filter: &Filter,
+    bbox: Bbox,
+    per_degree: i32,
+    skip: i64,
+    limit: i64,
+) -> QueryBuilder<'static, Postgres> {
+    // The level is written into the statement, not bound: the planner matches the index on
+    // `record_grid_cell(location, 100)` only against that very expression. The cells are
+    // computed from the corners by the function's own expression, so a point on a cell or box
+    // edge falls in a cell read here. A box this small never reaches round the world, so no cell
+    // is named twice.
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {RECORD_COLUMNS} FROM (SELECT c.* FROM (SELECT y * {row} + x FROM generate_series(",
+        row = 360 * per_degree
+    ));
+    push_cell_index(&mut qb, bbox.min_lat, 90, per_degree);
+    qb.push(", ");
+    push_cell_index(&mut qb, bbox.max_lat, 90, per_degree);
+    qb.push(") y, generate_series(");
+    push_cell_index(&mut qb, bbox.min_lng, 180, per_degree);
+    qb.push(", ");
+    push_cell_index(&mut qb, bbox.max_lng, 180, per_degree);
+    qb.push(format!(
+        ") x) AS cell(id) CROSS JOIN LATERAL (SELECT r.* FROM record r \
+         WHERE record_grid_cell(r.location, {per_degree}) = cell.id AND r.location IS NOT NULL"
+    ));
+    // The same test as the plain statement. PostgreSQL would estimate it from the whole table (the
+    // box's share of all records, 1% for a small box in a city) where within the box's cells it
+    // passes most records; with that estimate it reads and sorts every record of each cell
+    // instead of walking the newest ones. Inside COALESCE (a no-op: the test of a located record
+    // is never NULL) it gets the default estimate of one half.
+    qb.push(" AND COALESCE(ST_Intersects(r.location, ST_MakeEnvelope(");
+    push_envelope(&mut qb, bbox);
+    qb.push("), false)");
+    filter.push(&mut qb);
+    qb.push(" ORDER BY r.created_at DESC, r.uid DESC LIMIT ").push_bind(skip + limit);
+    qb.push(") c ORDER BY c.created_at DESC, c.uid DESC LIMIT ").push_bind(limit);
+    qb.push(" OFFSET ").push_bind(skip);
+    qb.push(") r ORDER BY r.created_at DESC, r.uid DESC");
+    qb
+}
+
+/// `floor((value + offset) * per_degree)::bigint`: the row (latitude, offset 90) or column
+/// (longitude, offset 180) of the cell holding `value`, as `record_grid_cell` computes it.
+fn push_cell_index(qb: &mut QueryBuilder<'_, Postgres>, value: f64, offset: i32, per_degree: i32) {
+    qb.push("floor((").push_bind(value).push(format!("::float8 + {offset}) * {per_degree})::bigint"));
+}
+
+/// The box as `ST_MakeEnvelope`'s arguments, in SRID 4326.
+fn push_envelope(qb: &mut QueryBuilder<'_, Postgres>, bbox: Bbox) {
+    qb.push_bind(bbox.min_lng)
+        .push("::float8, ")
+        .push_bind(bbox.min_lat)
+        .push("::float8, ")
+        .push_bind(bbox.max_lng)
+        .push("::float8, ")
+        .push_bind(bbox.max_lat)
+        .push("::float8, 4326)");
+}
+
+/// A record with its distance from a point.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Distant {
+    /// The record.
+    #[sqlx(flatten)]
+    pub record: RecordRow,
+    /// Metres from the point, on the WGS84 spheroid.
+    pub distance_meters: f64,
+}
+
+/// The point as geography: `ST_MakePoint(lon, lat)` in SRID 4326.
+fn push_point(qb: &mut QueryBuilder<'_, Postgres>, point: Location) {
+    qb.push("ST_SetSRID(ST_MakePoint(")
+        .push_bind(point.longitude)
+        .push("::float8, ")
+        .push_bind(point.latitude)
+        .push("::float8), 4326)::geography");
+}
+
+/// Records within `radius` metres of `centre`, nearest first.
+#[tracing::instrument(skip_all)]
+pub async fn nearby(
+    db: impl PgExecutor<'_> + Copy,
+    filter: &Filter,
+    centre: Location,
+    radius: f64,
+    skip: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Distant>> {
+    // Prepared: the nearest-first walk of the spatial index is the best plan whatever the centre
+    // and radius, so a generic plan is the same plan without the cost of planning each call.
+    match nearby_query(filter, centre, radius, skip, limit, true).build_query_as().fetch_all(db).await {
+        // PostGIS's geography nearest-first walk can fail its own order check near the poles and
+        // the antimeridian; the measuring query is slower but always right.
+        Err(sqlx::Error::Database(e)) if e.message().contains("index returned tuples in wrong order") => {
+            nearby_query(filter, centre, radius, skip, limit, false)
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(db)
+                .await
+        }
+        rows => rows,
+    }
+}
+
+/// The nearby query. With `walk`, a nearest-first walk of the geography GiST index (`<->`),
+/// bounded by the circle's box and stopped after the page (much faster than measuring and
+/// sorting every record in the circle); it orders by sphere distance, so the outer query keeps
+/// exactly the records within `radius` metres (spheroid) and orders by that. Without `walk`, every
+/// record within the radius is measured and sorted.
+fn nearby_query<'a>(
+    filter: &'a Filter,
+    centre: Location,
+    radius: f64,
+    skip: i64,
+    limit: i64,
+    walk: bool,
+) -> QueryBuilder<'a, Postgres> {
+    let mut qb = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {RECORD_COLUMNS}, r.distance_meters FROM (SELECT r.*, ST_Distance(r.location::geography, "
+    ));
+    push_point(&mut qb, centre);
+    if walk {
+        // The buffer is a polygon inscribed in the circle; 1% more keeps its box around the circle.
+        qb.push(") AS distance_meters FROM record r WHERE r.location::geography && ST_Buffer(");
+        push_point(&mut qb, centre);
+        qb.push(", ").push_bind(radius * 1.01).push(")");
+    } else {
+        qb.push(
+            ") AS distance_meters FROM record r WHERE r.location IS NOT NULL AND ST_DWithin(r.location::geography, ",
+        );
+        push_point(&mut qb, centre);
+        qb.push(", ").push_bind(radius).push(")");
+    }
+    filter.push(&mut qb);
+    if walk {
+        qb.push(" ORDER BY r.location::geography <-> ");
+        push_point(&mut qb, centre);
+        qb.push(" LIMIT ").push_bind(skip.saturating_add(limit));
+    }
+    qb.push(") r WHERE r.distance_meters <= ").push_bind(radius);
+    qb.push(" ORDER BY r.distance_meters, r.created_at DESC, r.uid DESC LIMIT ").push_bind(limit);
+    qb.push(" OFFSET ").push_bind(skip);
+    qb
+}
+
+/// Located records by distance from `centre`, optionally within `max_distance` metres.
+#[tracing::instrument(skip_all)]
+pub async fn by_distance(
+    db: impl PgExecutor<'_>,
+    filter: &Filter,
+    centre: Location,
+    max_distance: Option<f64>,
+    skip: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Distant>> {
+    let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS}, ST_Distance(r.location::geography, "));
+    push_point(&mut qb, centre);
+    qb.push(") AS distance_meters FROM record r WHERE r.location IS NOT NULL");
+    if let Some(max) = max_distance {
+        qb.push(" AND ST_DWithin(r.location::geography, ");
+        push_point(&mut qb, centre);
+        qb.push(", ").push_bind(max).push(")");
+    }
+    filter.push(&mut qb);
+    // `<->` on the indexed geography expression lets PostgreSQL walk the GiST index in distance
+    // order; the exact spheroid distance breaks ties.
+    qb.push(" ORDER BY r.location::geography <-> ");
+    push_point(&mut qb, centre);
+    qb.push(", distance_meters, r.created_at DESC, r.uid DESC LIMIT ").push_bind(limit);
+    qb.push(" OFFSET ").push_bind(skip);
+    qb.build_query_as().persistent(false).fetch_all(db).await
+}
