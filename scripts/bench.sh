@@ -7,6 +7,8 @@
 # (BENCH_CONNS, default "8 64 256") and pgbench on the endpoint's own SQL with the same number of
 # clients, and prints one table: req/s, p50, p99 and the ratio of the endpoint to pgbench. Then
 # the server's idle and peak RSS and its start-up time (exec to the first /health answer).
+# "list page 1" repeats one page, which the server answers from its list cache after the first
+# time; "list page 1, never cached" asks for a new page each time (an ignored extra parameter).
 #
 #   scripts/bench.sh                                   # everything (about 40 minutes)
 #   BENCH_SIZES=100000 BENCH_CONNS="8 64" BENCH_DURATION=5s scripts/bench.sh   # a quicker run
