@@ -56,6 +56,10 @@ async fn record_lists_and_the_openapi_document_are_compressed_when_accepted() {
     let unpacked: Value = serde_json::from_slice(&gunzip(&raw)).unwrap();
     assert_eq!(unpacked, serde_json::from_slice::<Value>(&plain).unwrap());
     assert_eq!(unpacked.as_array().unwrap().len(), 40);
+    // Asked again, the page (held by the list cache, compressed with it) is the same bytes.
+    let (used, again, _) = fetch(&app, list, &admin.bearer(), "deflate, gzip;q=0.8").await;
+    assert_eq!(used.as_deref(), Some("gzip"));
+    assert_eq!(again, raw);
 
     let (used, raw, plain) = fetch(&app, list, &admin.bearer(), "br").await;
     assert_eq!(used.as_deref(), Some("br"));

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::{
     extract::{RawQuery, State},
-    http::{HeaderName, HeaderValue},
+    http::{HeaderMap, HeaderName, HeaderValue},
     response::Response,
 };
 use chrono::{DateTime, Utc};
@@ -111,12 +111,13 @@ pub async fn list_records(
     State(state): State<AppState>,
     auth: Auth<AnyRole>,
     RawQuery(raw_query): RawQuery,
+    headers: HeaderMap,
     ValidQuery(q): ValidQuery<ListQuery>,
 ) -> Result<Response> {
     let visibility = visibility(&auth);
     let key = PageKey::new(visibility, raw_query);
     if let Some(page) = state.record_pages.get(&key) {
-        return Ok(page.response(&NEXT_CURSOR));
+        return Ok(page.response(&NEXT_CURSOR, &headers));
     }
     let ticket = state.record_pages.ticket();
     let filter = Filter {
@@ -140,7 +141,7 @@ pub async fn list_records(
         .flatten();
     let body: Vec<RecordRead> = rows.into_iter().map(|r| r.into_read(&state.config)).collect();
     let body = serde_json::to_vec(&body).map_err(anyhow::Error::from)?;
-    let page = Arc::new(record_pages::Page { body: body.into(), next_cursor });
+    let page = Arc::new(record_pages::Page::new(body.into(), next_cursor));
     state.record_pages.store(ticket, key, page.clone());
-    Ok(page.response(&NEXT_CURSOR))
+    Ok(page.response(&NEXT_CURSOR, &headers))
 }
