@@ -8,7 +8,8 @@
 # clients, and prints one table: req/s, p50, p99 and the ratio of the endpoint to pgbench. Then
 # the server's idle and peak RSS and its start-up time (exec to the first /health answer).
 # "list page 1" repeats one page, which the server answers from its list cache after the first
-# time; "list page 1, never cached" asks for a new page each time (an ignored extra parameter).
+# time (", gzip": the same, accepting gzip); "list page 1, never cached" asks for a new page each
+# time (an ignored extra parameter).
 #
 #   scripts/bench.sh                                   # everything (about 40 minutes)
 #   BENCH_SIZES=100000 BENCH_CONNS="8 64" BENCH_DURATION=5s scripts/bench.sh   # a quicker run
@@ -69,25 +70,28 @@ grid_sql() {
     echo "SELECT $COLUMNS_SQL FROM (SELECT c.* FROM (SELECT y * $((360 * k)) + x FROM generate_series(floor(($min_lat::float8 + 90) * $k)::bigint, floor(($max_lat::float8 + 90) * $k)::bigint) y, generate_series(floor(($min_lng::float8 + 180) * $k)::bigint, floor(($max_lng::float8 + 180) * $k)::bigint) x) AS cell(id) CROSS JOIN LATERAL (SELECT r.* FROM record r WHERE record_grid_cell(r.location, $k) = cell.id AND r.location IS NOT NULL AND COALESCE(ST_Intersects(r.location, $env), false) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100) c ORDER BY c.created_at DESC, c.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;"
 }
 
-# One endpoint at one connection count: wrk on the API, pgbench on its SQL (when given). With a
-# fifth argument `each-new`, every request adds a parameter the server ignores (`&n=<thread>-<count>`),
-# so no two ask for the same page and none is answered from the list cache.
+# One endpoint at one connection count: wrk on the API, pgbench on its SQL (when given). A fifth
+# argument changes the requests: `each-new` adds a parameter the server ignores (`&n=<thread>-<count>`),
+# so no two ask for the same page and none is answered from the list cache; `gzip` sends
+# `Accept-Encoding: gzip`, as mobile clients do.
 measure() {
-    local label="$1" path="$2" sql="$3" conns="$4" each_new="${5:-}"
+    local label="$1" path="$2" sql="$3" conns="$4" mode="${5:-}"
     local status
     status="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE$path")"
     [[ "$status" == 200 ]] || { echo "$label: HTTP $status for $path" >&2; exit 1; }
-    local out rps p50 p99 peak script=()
-    if [[ "$each_new" == each-new ]]; then
+    local out rps p50 p99 peak extra=()
+    if [[ "$mode" == gzip ]]; then
+        extra=(-H "Accept-Encoding: gzip")
+    elif [[ "$mode" == each-new ]]; then
         cat >"$WORK/each-new.lua" <<LUA
 local threads = 0
 function setup(thread) thread:set("tid", threads); threads = threads + 1 end
 local n = 0
 function request() n = n + 1; return wrk.format(nil, "$path&n=" .. tid .. "-" .. n) end
 LUA
-        script=(-s "$WORK/each-new.lua")
+        extra=(-s "$WORK/each-new.lua")
     fi
-    out="$(wrk -t2 -c"$conns" -d"$DURATION" --latency "${script[@]}" -H "Authorization: Bearer $TOKEN" "$BASE$path")"
+    out="$(wrk -t2 -c"$conns" -d"$DURATION" --latency "${extra[@]}" -H "Authorization: Bearer $TOKEN" "$BASE$path")"
     rps="$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")"
     p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
@@ -139,6 +143,8 @@ for SIZE in $SIZES; do
             measure "/categories/" "/api/v1/categories/" "$CATEGORY_SQL" "$CONNS"
             measure "list page 1" "/api/v1/records/?limit=100" \
                 "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE TRUE ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS"
+            measure "list page 1, gzip" "/api/v1/records/?limit=100" \
+                "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE TRUE ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS" gzip
             measure "list page 1, never cached" "/api/v1/records/?limit=100" \
                 "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE TRUE ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS" each-new
             measure "list page 500 (cursor)" "/api/v1/records/?limit=100&cursor=$CURSOR" \
