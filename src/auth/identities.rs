@@ -27,18 +27,9 @@ pub const CHANNEL: &str = "corpus_identity";
 const CAPACITY: u64 = 100_000;
 
 /// Identities of recent callers; cheap to clone (shared).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct IdentityCache {
     cache: ExactCache<Uuid, Arc<Identity>>,
-}
-
-impl std::fmt::Debug for IdentityCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdentityCache")
-            .field("enabled", &self.cache.is_enabled())
-            .field("listening", &self.cache.is_listening())
-            .finish()
-    }
 }
 
 impl IdentityCache {

@@ -32,6 +32,15 @@ pub struct ExactCache<K, V> {
     inner: Arc<Inner<K, V>>,
 }
 
+impl<K, V> std::fmt::Debug for ExactCache<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExactCache")
+            .field("enabled", &self.inner.entries.is_some())
+            .field("listening", &self.inner.listening.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
 impl<K, V> Clone for ExactCache<K, V> {
     fn clone(&self) -> Self {
         Self { inner: self.inner.clone() }

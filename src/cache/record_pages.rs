@@ -114,66 +114,10 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     gzip.or(any).unwrap_or(false)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn accepting(values: &[&str]) -> bool {
-        let mut headers = HeaderMap::new();
-        for v in values {
-            headers.append(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
-        }
-        accepts_gzip(&headers)
-    }
-
-    #[test]
-    fn gzip_is_sent_only_when_the_client_allows_it() {
-        assert!(accepting(&["gzip"]));
-        assert!(accepting(&["br, GZIP;q=0.5"]));
-        assert!(accepting(&["deflate", "x-gzip"]));
-        assert!(accepting(&["*"]));
-        assert!(!accepting(&[]));
-        assert!(!accepting(&["br"]));
-        assert!(!accepting(&["gzip;q=0"]));
-        assert!(!accepting(&["gzip; q=0.0, *"]));
-        assert!(!accepting(&["*;q=0"]));
-        assert!(!accepting(&["identity"]));
-    }
-
-    #[test]
-    fn a_page_is_compressed_once_and_answers_the_same_bytes() {
-        let body = Bytes::from(serde_json::to_vec(&vec!["record"; 500]).unwrap());
-        let page = Page::new(body.clone(), None);
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, br"));
-        let first = page.response(&header::ETAG, &headers);
-        assert_eq!(first.headers()[header::CONTENT_ENCODING], "gzip");
-        let held = page.gzipped.get().cloned().flatten().unwrap();
-        assert!(held.len() < body.len() / 10);
-        let mut unpacked = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&held[..]), &mut unpacked).unwrap();
-        assert_eq!(unpacked, body);
-        // Small pages and clients without gzip get the plain body.
-        let plain = page.response(&header::ETAG, &HeaderMap::new());
-        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
-        let small = Page::new(Bytes::from_static(b"[]"), None).response(&header::ETAG, &headers);
-        assert!(small.headers().get(header::CONTENT_ENCODING).is_none());
-    }
-}
-
 /// Recently answered pages; cheap to clone (shared).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RecordPages {
     cache: ExactCache<PageKey, Arc<Page>>,
-}
-
-impl std::fmt::Debug for RecordPages {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecordPages")
-            .field("enabled", &self.cache.is_enabled())
-            .field("listening", &self.cache.is_listening())
-            .finish()
-    }
 }
 
 impl RecordPages {
@@ -233,5 +177,52 @@ impl Subscriber for RecordPages {
 
     fn set_listening(&self, listening: bool) {
         self.cache.set_listening(listening);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepting(values: &[&str]) -> bool {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+        }
+        accepts_gzip(&headers)
+    }
+
+    #[test]
+    fn gzip_is_sent_only_when_the_client_allows_it() {
+        assert!(accepting(&["gzip"]));
+        assert!(accepting(&["br, GZIP;q=0.5"]));
+        assert!(accepting(&["deflate", "x-gzip"]));
+        assert!(accepting(&["*"]));
+        assert!(!accepting(&[]));
+        assert!(!accepting(&["br"]));
+        assert!(!accepting(&["gzip;q=0"]));
+        assert!(!accepting(&["gzip; q=0.0, *"]));
+        assert!(!accepting(&["*;q=0"]));
+        assert!(!accepting(&["identity"]));
+    }
+
+    #[test]
+    fn a_page_is_compressed_once_and_answers_the_same_bytes() {
+        let body = Bytes::from(serde_json::to_vec(&vec!["record"; 500]).unwrap());
+        let page = Page::new(body.clone(), None);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, br"));
+        let first = page.response(&header::ETAG, &headers);
+        assert_eq!(first.headers()[header::CONTENT_ENCODING], "gzip");
+        let held = page.gzipped.get().cloned().flatten().unwrap();
+        assert!(held.len() < body.len() / 10);
+        let mut unpacked = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&held[..]), &mut unpacked).unwrap();
+        assert_eq!(unpacked, body);
+        // Small pages and clients without gzip get the plain body.
+        let plain = page.response(&header::ETAG, &HeaderMap::new());
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        let small = Page::new(Bytes::from_static(b"[]"), None).response(&header::ETAG, &headers);
+        assert!(small.headers().get(header::CONTENT_ENCODING).is_none());
     }
 }

@@ -284,11 +284,7 @@ mod base64_like {
 async fn auth_me_shows_a_login_on_the_next_request_though_the_profile_is_held_in_memory() {
     let app = TestApp::spawn().await;
     let user = app.contributor().await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !app.identities.is_listening() {
-        assert!(std::time::Instant::now() < deadline, "identity listener did not subscribe");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    app.until_listening().await;
     let me = || send(app.get("/api/v1/auth/me").bearer_auth(&user.token));
     let (status, before) = me().await;
     assert_eq!(status, 200, "{before}");

@@ -184,15 +184,6 @@ async fn rate_limits_in_redis_hold_across_replicas() {
     let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
 }
 
-/// Waits until both replicas receive identity change notifications.
-async fn until_listening(apps: &[&TestApp]) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !apps.iter().all(|app| app.identities.is_listening()) {
-        assert!(std::time::Instant::now() < deadline, "identity listeners did not subscribe within 10 s");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-}
-
 /// Waits until replica `b` has handled every identity notification committed so far (creating a
 /// user announces it too; one arriving late would drop an entry the test means to keep). One
 /// listener takes notifications in commit order, so once a later change is seen, so were these.
@@ -216,7 +207,8 @@ async fn settle_notifications(a: &TestApp, b: &TestApp) {
 async fn identities_are_served_from_memory_and_changes_reach_the_other_replica() {
     let a = TestApp::spawn().await;
     let b = a.spawn_replica(|_| {}).await;
-    until_listening(&[&a, &b]).await;
+    a.until_listening().await;
+    b.until_listening().await;
     let admin = a.admin().await;
     let user = a.reviewer().await;
     settle_notifications(&a, &b).await;
@@ -283,7 +275,8 @@ async fn identities_are_served_from_memory_and_changes_reach_the_other_replica()
 async fn auth_me_answers_from_memory_and_shows_every_profile_change_on_both_replicas() {
     let a = TestApp::spawn().await;
     let b = a.spawn_replica(|_| {}).await;
-    until_listening(&[&a, &b]).await;
+    a.until_listening().await;
+    b.until_listening().await;
     let admin = a.admin().await;
     let user = a.contributor().await;
     settle_notifications(&a, &b).await;

@@ -15,15 +15,6 @@ use crate::{
 /// The page the tests read: the two newest records.
 const PAGE: &str = "/api/v1/records/?limit=2";
 
-/// Waits until every app's list cache receives change notifications.
-async fn until_listening(apps: &[&TestApp]) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !apps.iter().all(|app| app.record_pages.is_listening()) {
-        assert!(Instant::now() < deadline, "change listeners did not subscribe within 10 s");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// `GET path` as `user`: the status, the `X-Next-Cursor` header and the body.
 async fn list(app: &TestApp, user: &TestUser, path: &str) -> (Option<String>, Value) {
     let response = app.get(path).header("Authorization", user.bearer()).send().await.unwrap();
@@ -91,7 +82,7 @@ async fn text_record(app: &TestApp, user: &TestUser, category: Uuid, title: &str
 #[tokio::test]
 async fn a_page_is_answered_from_memory_until_a_write_through_this_process() {
     let app = TestApp::spawn().await;
-    until_listening(&[&app]).await;
+    app.until_listening().await;
     let admin = app.admin().await;
     let cat = category(&app, "cached").await;
     let first = text_record(&app, &admin, cat, "first").await;
@@ -134,7 +125,7 @@ async fn a_page_is_answered_from_memory_until_a_write_through_this_process() {
 #[tokio::test]
 async fn changes_made_in_sql_empty_the_cache_within_a_second() {
     let app = TestApp::spawn().await;
-    until_listening(&[&app]).await;
+    app.until_listening().await;
     let admin = app.admin().await;
     let cat = category(&app, "cached").await;
     text_record(&app, &admin, cat, "older").await;
@@ -161,7 +152,7 @@ async fn changes_made_in_sql_empty_the_cache_within_a_second() {
 #[tokio::test]
 async fn callers_who_see_different_records_never_share_a_page() {
     let app = TestApp::spawn().await;
-    until_listening(&[&app]).await;
+    app.until_listening().await;
     let (admin, alice, bob) = (app.admin().await, app.contributor().await, app.contributor().await);
     let cat = category(&app, "cached").await;
     text_record(&app, &alice, cat, "alice's").await;
@@ -190,7 +181,8 @@ async fn with_the_cache_off_every_page_is_read_from_the_database() {
 async fn a_write_through_one_replica_shows_there_at_once_and_on_the_other_within_a_second() {
     let a = TestApp::spawn().await;
     let b = a.spawn_replica(|_| {}).await;
-    until_listening(&[&a, &b]).await;
+    a.until_listening().await;
+    b.until_listening().await;
     let admin = a.admin().await;
     let cat = category(&a, "cached").await;
     text_record(&a, &admin, cat, "one").await;

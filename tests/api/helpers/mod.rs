@@ -320,6 +320,16 @@ impl TestApp {
     pub fn pool(&self) -> &PgPool {
         &self.db.pool
     }
+
+    /// Waits (at most 10 s) until the app's change listener is subscribed, so its identity and
+    /// records list caches serve from memory and hear every change from then on.
+    pub async fn until_listening(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !(self.identities.is_listening() && self.record_pages.is_listening()) {
+            assert!(std::time::Instant::now() < deadline, "the change listener did not subscribe within 10 s");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
 }
 
 impl Drop for TestApp {
