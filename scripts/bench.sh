@@ -63,11 +63,20 @@ SQL
 }
 
 # The box search's statement as the server builds it for a box that takes the spatial grid
-# (src/db/records/spatial.rs in_bbox_grid), with the values written in: min_lat max_lat min_lng max_lng per_degree.
+# (src/db/records/spatial.rs in_bbox_grid), with the values written in: a newest-first walk of each
+# cell the box covers, merged. Arguments: min_lat max_lat min_lng max_lng per_degree.
 grid_sql() {
-    local min_lat="$1" max_lat="$2" min_lng="$3" max_lng="$4" k="$5"
+    local min_lat="$1" max_lat="$2" min_lng="$3" max_lng="$4" k="$5" cell branches=""
     local env="ST_MakeEnvelope($min_lng::float8, $min_lat::float8, $max_lng::float8, $max_lat::float8, 4326)"
-    echo "SELECT $COLUMNS_SQL FROM (SELECT c.* FROM (SELECT y * $((360 * k)) + x FROM generate_series(floor(($min_lat::float8 + 90) * $k)::bigint, floor(($max_lat::float8 + 90) * $k)::bigint) y, generate_series(floor(($min_lng::float8 + 180) * $k)::bigint, floor(($max_lng::float8 + 180) * $k)::bigint) x) AS cell(id) CROSS JOIN LATERAL (SELECT r.* FROM record r WHERE record_grid_cell(r.location, $k) = cell.id AND r.location IS NOT NULL AND COALESCE(ST_Intersects(r.location, $env), false) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100) c ORDER BY c.created_at DESC, c.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;"
+    for cell in $(python3 -c "import math, sys
+lat0, lat1, lng0, lng1, k = map(float, sys.argv[1:])
+idx = lambda v, off: math.floor((v + off) * k)
+print(*(y * int(360 * k) + x for y in range(idx(lat0, 90), idx(lat1, 90) + 1) for x in range(idx(lng0, 180), idx(lng1, 180) + 1)))" \
+        "$min_lat" "$max_lat" "$min_lng" "$max_lng" "$k"); do
+        [[ -n "$branches" ]] && branches+=" UNION ALL "
+        branches+="(SELECT r.* FROM record r WHERE record_grid_cell(r.location, $k) = $cell AND r.location IS NOT NULL AND COALESCE(ST_Intersects(r.location, $env), false) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100)"
+    done
+    echo "SELECT $COLUMNS_SQL FROM (SELECT c.* FROM ($branches) c ORDER BY c.created_at DESC, c.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;"
 }
 
 # One endpoint at one connection count: wrk on the API, pgbench on its SQL (when given). A fifth
@@ -103,7 +112,9 @@ LUA
         # PostgreSQL takes at most max_connections clients (100 by default): pgbench stays below.
         local clients=$(( conns < PG_CLIENTS ? conns : PG_CLIENTS ))
         # The server's sessions run without JIT and parallel workers (src/config.rs): so does pgbench.
-        tps="$(PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=0" pgbench -n -M extended -f "$WORK/bench.sql" -c "$clients" -j 2 -T "${DURATION%s}" "$PG_URL" 2>/dev/null \
+        # PG_MODE=prepared for the statements the server prepares (nearby, the grid): PostgreSQL
+        # then plans once, as it does for the server; the others are planned at each call.
+        tps="$(PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=0" pgbench -n -M "${PG_MODE:-extended}" -f "$WORK/bench.sql" -c "$clients" -j 2 -T "${DURATION%s}" "$PG_URL" 2>/dev/null \
             | awk '/^tps/ {printf "%.0f", $3}' || true)"
         ratio="$(awk -v a="$rps" -v b="$tps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
     fi
@@ -117,7 +128,7 @@ IDLE_KIB="$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")"
 PEAK_KIB="$IDLE_KIB"
 CATEGORY_SQL="SELECT id, name, title, description, published, rank, created_at, updated_at FROM category WHERE published OR true ORDER BY rank, name, id;"
 ME_SQL="SELECT u.id, u.phone, u.name, u.is_active, u.tokens_valid_after, COALESCE(array_agg(r.name::text ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') FROM \"user\" u LEFT JOIN user_roles ur ON ur.user_id = u.id LEFT JOIN role r ON r.id = ur.role_id WHERE u.id = '$ADMIN_ID' GROUP BY u.id;"
-echo "corpus read benchmark: $(nproc) cores, wrk -t2 -d$DURATION, pgbench -M extended -j2 -T${DURATION%s} (at most $PG_CLIENTS clients); ratio = endpoint req/s / pgbench tps on its SQL"
+echo "corpus read benchmark: $(nproc) cores, wrk -t2 -d$DURATION, pgbench -j2 (-M prepared for nearby and the small box, which the server prepares; -M extended for the rest) -T${DURATION%s} (at most $PG_CLIENTS clients); ratio = endpoint req/s / pgbench tps on its SQL"
 echo
 printf '| %-8s | %-6s | %-26s | %5s | %9s | %9s | %9s | %9s | %6s |\n' records shape endpoint conns "req/s" p50 p99 "pg tps" ratio
 printf '|%s|\n' "----------|--------|----------------------------|-------|-----------|-----------|-----------|-----------|--------"
@@ -149,9 +160,9 @@ for SIZE in $SIZES; do
                 "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE TRUE ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS" each-new
             measure "list page 500 (cursor)" "/api/v1/records/?limit=100&cursor=$CURSOR" \
                 "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE TRUE AND (r.created_at, r.uid) < ('$CUR_AT'::timestamptz, '$CUR_UID'::uuid) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS"
-            measure "nearby 1 km" "/api/v1/records/search/nearby?latitude=17.385&longitude=78.4867&radius=1000&limit=100" \
+            PG_MODE=prepared measure "nearby 1 km" "/api/v1/records/search/nearby?latitude=17.385&longitude=78.4867&radius=1000&limit=100" \
                 "SELECT $COLUMNS_SQL, r.distance_meters FROM (SELECT r.*, ST_Distance(r.location::geography, $POINT) AS distance_meters FROM record r WHERE r.location::geography && ST_Buffer($POINT, 1010::float8) ORDER BY r.location::geography <-> $POINT LIMIT 100) r WHERE r.distance_meters <= 1000 ORDER BY r.distance_meters, r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0;" "$CONNS"
-            measure "bbox small (0.02 deg)" "/api/v1/records/search/bbox?min_lat=17.375&max_lat=17.395&min_lng=78.4767&max_lng=78.4967&limit=100" \
+            PG_MODE=prepared measure "bbox small (0.02 deg)" "/api/v1/records/search/bbox?min_lat=17.375&max_lat=17.395&min_lng=78.4767&max_lng=78.4967&limit=100" \
                 "$SMALL_SQL" "$CONNS"
             measure "bbox holding all" "/api/v1/records/search/bbox?$ALL_BOX&limit=100" "$ALL_SQL" "$CONNS"
         done

@@ -169,7 +169,12 @@ async fn bbox_search_answers_exactly_what_a_plain_query_does() {
 
 /// Index scans of `index` so far, as the statistics collector has them.
 async fn index_scans(app: &TestApp, index: &str) -> i64 {
-    sqlx::query_scalar("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = $1")
+    index_stat(app, index, "idx_scan").await
+}
+
+/// A counter of `index` (`idx_scan`, `idx_tup_read`) so far, as the statistics collector has it.
+async fn index_stat(app: &TestApp, index: &str, counter: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT {counter} FROM pg_stat_user_indexes WHERE indexrelname = $1"))
         .bind(index)
         .fetch_one(app.pool())
         .await
@@ -248,4 +253,47 @@ async fn a_box_holding_every_located_record_walks_the_newest_first() {
             expected(&app, around, None, None, skip, limit).await
         );
     }
+}
+
+#[tokio::test]
+async fn a_small_box_reads_about_one_page_however_dense_its_cells() {
+    let app = TestApp::spawn().await;
+    let reviewer = app.reviewer().await;
+    let owner = app.contributor().await;
+    let songs = category(&app, "songs").await;
+    // 30,000 records in nine 0.01 degree cells, about 3,300 a cell, spread evenly at every age
+    // (the fractional parts of multiples of two irrationals).
+    sqlx::query(
+        r#"INSERT INTO record (user_id, category_id, title, media_type, status, location, created_at)
+           SELECT $1, $2, 'r' || g, 'text', 'uploaded',
+                  ST_SetSRID(ST_MakePoint(78.48 + (g * 0.7548776662 - floor(g * 0.7548776662)) * 0.03,
+                                          17.38 + (g * 0.5698402910 - floor(g * 0.5698402910)) * 0.03), 4326),
+                  timestamptz '2026-12-01 12:00:00+00' - make_interval(secs => g)
+           FROM generate_series(1, 30000) g"#,
+    )
+    .bind(owner.id)
+    .bind(songs)
+    .execute(app.pool())
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE record").execute(app.pool()).await.unwrap();
+    let bbox = (17.383, 17.403, 78.483, 78.503);
+    let (scans_before, read_before) =
+        (index_scans(&app, "record_grid_100_idx").await, index_stat(&app, "record_grid_100_idx", "idx_tup_read").await);
+    // More than five times, so that the statement also runs on the plan PostgreSQL keeps for it.
+    const SEARCHES: i64 = 8;
+    for _ in 0..SEARCHES {
+        assert_eq!(searched(&app, &reviewer, bbox, None, 0, 100).await, expected(&app, bbox, None, None, 0, 100).await);
+    }
+    // Nine cells a search; the server's connections report their counts within a second or so.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while index_scans(&app, "record_grid_100_idx").await - scans_before < 9 * SEARCHES && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(index_scans(&app, "record_grid_100_idx").await - scans_before, 9 * SEARCHES);
+    // The walks are merged until the page is full: the page, plus what the box test turns away in
+    // the edge cells. A page from each cell would read at least 900 entries, and every record of
+    // the cells, 30,000.
+    let read = (index_stat(&app, "record_grid_100_idx", "idx_tup_read").await - read_before) / SEARCHES;
+    assert!((100..450).contains(&read), "grid index entries read per page of 100: {read}");
 }
