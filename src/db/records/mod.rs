@@ -5,12 +5,13 @@
 //! shape depends on the request (filters, partial updates) are built with one [`QueryBuilder`]
 //! each, from [`Filter`] and [`Changes`], and bind every value.
 //!
-//! The list and the spatial searches run as unnamed statements (`persistent(false)`), which
+//! The list and the plain box search run as unnamed statements (`persistent(false)`), which
 //! PostgreSQL plans with the values of each call. A prepared statement would switch to a generic
 //! plan after five runs, and the best plan of these depends on the values: a box or circle
 //! holding most records wants the newest-first index walked and filtered, one holding few wants
 //! the spatial index. The generic plan picked one for all (a box over every record ran at 16
-//! requests/s instead of hundreds).
+//! requests/s instead of hundreds). Only statements whose best plan is the same whatever the
+//! values are prepared: the nearest-first walk of `nearby` and the merged cell walks of the grid.
 
 pub mod spatial;
 

@@ -4,8 +4,8 @@
 //! A plain box search costs in proportion to the records in the box, so a small box in a dense
 //! city slowed down as the corpus grew. A box covering few cells of the spatial grid (migration
 //! `record_grid`: cells of 0.01 and 0.1 degree, each a prefix of a newest-first index) is read
-//! cell by cell instead: the newest page of each cell, then the newest page of those, which
-//! costs the number of cells times the page whatever the corpus.
+//! cell by cell instead: each cell walked newest first, the walks merged until the page is full,
+//! which costs about the page plus one record per cell whatever the corpus.
 
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
 
@@ -102,8 +102,7 @@ const MAX_GRID_ROWS: i64 = 1_000;
 
 /// The grid level the box search reads, or `None` for the plain statement: the finest level at
 /// which the box covers at most [`MAX_GRID_CELLS`] cells and the grid is asked for at most
-/// [`MAX_GRID_ROWS`] rows. Only this choice depends on the arithmetic here; the cells themselves
-/// are computed by PostgreSQL, as the index computes them.
+/// [`MAX_GRID_ROWS`] rows. The cells are then named by [`grid_cells`], with the same arithmetic.
 fn grid_level(filter: &Filter, bbox: Bbox, skip: i64, limit: i64) -> Option<i32> {
     // One owner's records are best walked through their own index (`record_user_created_idx`).
     if filter.visibility.owner().is_some() || filter.user_id.is_some() {
