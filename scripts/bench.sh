@@ -27,7 +27,17 @@ COLUMNS_SQL="r.uid, r.user_id, r.category_id, r.status, r.reviewed, r.reviewed_b
   r.updated_at, r.title, r.description, r.media_type, r.file_url, r.file_name, r.file_size, ST_Y(r.location) AS latitude,
   ST_X(r.location) AS longitude, r.duration_seconds, r.duration_implausible, r.object_key, r.language, r.release_rights,
   r.metadata, r.content_sha256, r.mime_type, r.review_status, r.review_note, r.duplicate_of"
-POINT="ST_SetSRID(ST_MakePoint(78.4867::float8, 17.385::float8), 4326)::geography"
+POINT="ST_SetSRID(ST_MakePoint(:lng::float8, :lat::float8), 4326)::geography"
+# The nearby statement as src/db/records/spatial.rs builds it (a walk of the page, a sixteenth more
+# and 8), its values bound as the server binds them.
+NEARBY_SQL='\set lat 17.385
+\set lng 78.4867
+\set radius 1000
+\set box 1010
+\set walk 114
+\set page 100
+\set skip 0'"
+SELECT $COLUMNS_SQL, r.distance_meters, r.walked, r.walked_max FROM (SELECT w.*, count(*) OVER () AS walked, max(w.distance_meters) OVER () AS walked_max FROM (SELECT r.*, ST_Distance(r.location::geography, $POINT) AS distance_meters FROM record r WHERE r.location::geography && _ST_Expand($POINT, :box::float8) ORDER BY r.location::geography <-> $POINT LIMIT :walk) w) r WHERE r.distance_meters <= :radius::float8 OR r.distance_meters = r.walked_max ORDER BY r.distance_meters, r.created_at DESC, r.uid DESC LIMIT :page OFFSET :skip;"
 
 # Start-up: exec to the first 200 on /health, on the initialised database (median of 5).
 startup_ms() {
@@ -63,20 +73,49 @@ SQL
 }
 
 # The box search's statement as the server builds it for a box that takes the spatial grid
-# (src/db/records/spatial.rs in_bbox_grid), with the values written in: a newest-first walk of each
-# cell the box covers, merged. Arguments: min_lat max_lat min_lng max_lng per_degree.
+# (src/db/records/spatial.rs in_bbox_grid): a newest-first walk of each cell the box covers, merged,
+# with its values as pgbench variables (bound as parameters, as the server binds them), `\set` first.
+# Arguments: min_lat max_lat min_lng max_lng per_degree.
 grid_sql() {
-    local min_lat="$1" max_lat="$2" min_lng="$3" max_lng="$4" k="$5" cell branches=""
-    local env="ST_MakeEnvelope($min_lng::float8, $min_lat::float8, $max_lng::float8, $max_lat::float8, 4326)"
+    local min_lat="$1" max_lat="$2" min_lng="$3" max_lng="$4" k="$5" cell n=0 branches=""
+    printf '\\set min_lat %s\n\\set max_lat %s\n\\set min_lng %s\n\\set max_lng %s\n\\set per_cell 100\n\\set page 100\n\\set skip 0\n' \
+        "$min_lat" "$max_lat" "$min_lng" "$max_lng"
+    local env="ST_MakeEnvelope(:min_lng::float8, :min_lat::float8, :max_lng::float8, :max_lat::float8, 4326)"
     for cell in $(python3 -c "import math, sys
 lat0, lat1, lng0, lng1, k = map(float, sys.argv[1:])
 idx = lambda v, off: math.floor((v + off) * k)
 print(*(y * int(360 * k) + x for y in range(idx(lat0, 90), idx(lat1, 90) + 1) for x in range(idx(lng0, 180), idx(lng1, 180) + 1)))" \
         "$min_lat" "$max_lat" "$min_lng" "$max_lng" "$k"); do
+        n=$((n + 1))
+        printf '\\set cell%s %s\n' "$n" "$cell"
         [[ -n "$branches" ]] && branches+=" UNION ALL "
-        branches+="(SELECT r.* FROM record r WHERE record_grid_cell(r.location, $k) = $cell AND r.location IS NOT NULL AND COALESCE(ST_Intersects(r.location, $env), false) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100)"
+        branches+="(SELECT r.* FROM record r WHERE record_grid_cell(r.location, $k) = :cell$n AND r.location IS NOT NULL AND COALESCE(ST_Intersects(r.location, $env), false) ORDER BY r.created_at DESC, r.uid DESC LIMIT :per_cell)"
     done
-    echo "SELECT $COLUMNS_SQL FROM (SELECT c.* FROM ($branches) c ORDER BY c.created_at DESC, c.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;"
+    echo "SELECT $COLUMNS_SQL FROM (SELECT c.* FROM ($branches) c ORDER BY c.created_at DESC, c.uid DESC LIMIT :page OFFSET :skip) r ORDER BY r.created_at DESC, r.uid DESC;"
+}
+
+# The generic plan PostgreSQL keeps for a pgbench script's statement once it is prepared (as the
+# server prepares it): each variable becomes a parameter, then EXPLAIN EXECUTE with the values.
+generic_explain() {
+    python3 - "$1" <<'PY'
+import re, sys
+values, sql = {}, []
+for line in sys.argv[1].splitlines():
+    m = re.match(r"\\set (\w+) (\S+)$", line)
+    if m:
+        values[m.group(1)] = m.group(2)
+    else:
+        sql.append(line)
+sql = " ".join(sql).rstrip(";")
+names = list(dict.fromkeys(re.findall(r":(\w+)", sql)))
+names = [n for n in names if n in values]
+for i, n in enumerate(names, 1):
+    sql = re.sub(r":%s\b" % n, "$%d" % i, sql)
+print("SET plan_cache_mode = force_generic_plan;")
+print("PREPARE s AS %s;" % sql)
+print("EXPLAIN (COSTS OFF) EXECUTE s(%s);" % ", ".join(values[n] for n in names))
+print("DEALLOCATE s;")
+PY
 }
 
 # One endpoint at one connection count: wrk on the API, pgbench on its SQL (when given). A fifth
@@ -161,7 +200,7 @@ for SIZE in $SIZES; do
             measure "list page 500 (cursor)" "/api/v1/records/?limit=100&cursor=$CURSOR" \
                 "SELECT $COLUMNS_SQL FROM (SELECT r.* FROM record r WHERE TRUE AND (r.created_at, r.uid) < ('$CUR_AT'::timestamptz, '$CUR_UID'::uuid) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100) r ORDER BY r.created_at DESC, r.uid DESC;" "$CONNS"
             PG_MODE=prepared measure "nearby 1 km" "/api/v1/records/search/nearby?latitude=17.385&longitude=78.4867&radius=1000&limit=100" \
-                "SELECT $COLUMNS_SQL, r.distance_meters FROM (SELECT r.*, ST_Distance(r.location::geography, $POINT) AS distance_meters FROM record r WHERE r.location::geography && ST_Buffer($POINT, 1010::float8) ORDER BY r.location::geography <-> $POINT LIMIT 100) r WHERE r.distance_meters <= 1000 ORDER BY r.distance_meters, r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0;" "$CONNS"
+                "$NEARBY_SQL" "$CONNS"
             PG_MODE=prepared measure "bbox small (0.02 deg)" "/api/v1/records/search/bbox?min_lat=17.375&max_lat=17.395&min_lng=78.4767&max_lng=78.4967&limit=100" \
                 "$SMALL_SQL" "$CONNS"
             measure "bbox holding all" "/api/v1/records/search/bbox?$ALL_BOX&limit=100" "$ALL_SQL" "$CONNS"
@@ -172,9 +211,10 @@ echo
 echo "server RSS: idle $((IDLE_KIB / 1024)) MiB at start, peak $((PEAK_KIB / 1024)) MiB (VmHWM during the runs)"
 echo "start-up to first /health answer: $(startup_ms) ms (median of 5, database initialised)"
 echo
-echo "EXPLAIN on the last data set, values known: the plain box statement (a box too large for the grid), the small box through the grid, nearby 1 km:"
-psql "$PG_URL" -At <<SQL | sed 's/^/    /'
-EXPLAIN (COSTS OFF) SELECT r.uid FROM (SELECT r.* FROM record r WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope($ALL_ENV, 4326)) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r;
-EXPLAIN (COSTS OFF) $(grid_sql 17.375 17.395 78.4767 78.4967 100)
-EXPLAIN (COSTS OFF) SELECT r.uid FROM (SELECT r.*, ST_Distance(r.location::geography, $POINT) AS distance_meters FROM record r WHERE r.location::geography && ST_Buffer($POINT, 1010::float8) ORDER BY r.location::geography <-> $POINT LIMIT 100) r WHERE r.distance_meters <= 1000;
-SQL
+echo "EXPLAIN on the last data set: the plain box statement (a box too large for the grid; planned with its values),"
+echo "then the generic plans of the prepared statements: the small box through the grid, nearby 1 km:"
+{
+    echo "EXPLAIN (COSTS OFF) SELECT r.uid FROM (SELECT r.* FROM record r WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope($ALL_ENV, 4326)) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r;"
+    generic_explain "$(grid_sql 17.375 17.395 78.4767 78.4967 100)"
+    generic_explain "$NEARBY_SQL"
+} | psql "$PG_URL" -qAt | sed 's/^/    /'

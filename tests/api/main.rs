@@ -41,6 +41,7 @@ mod records_bbox_grid;
 mod records_categories;
 mod records_crud;
 mod records_list_cache;
+mod records_nearby;
 mod records_upload;
 mod schema;
 mod serve;
