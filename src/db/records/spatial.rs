@@ -54,8 +54,8 @@ pub async fn estimated_extent(db: impl PgExecutor<'_>) -> sqlx::Result<Option<Bb
 
 /// Records inside `bbox`, newest first. `extent` is [`estimated_extent`] (possibly a little old):
 /// a box holding it holds about every record, and walking the newest first finds a page at once,
-/// where the grid would read a page from each cell. It only chooses the statement; the answer is
-/// the same either way.
+/// where the grid would start a walk in each of its cells. It only chooses the statement; the
+/// answer is the same either way.
 #[tracing::instrument(skip_all)]
 pub async fn in_bbox(
     db: impl PgExecutor<'_>,
