@@ -74,11 +74,12 @@ SQL
 
 # The box search's statement as the server builds it for a box that takes the spatial grid
 # (src/db/records/spatial.rs in_bbox_grid): a newest-first walk of each cell the box covers, merged,
-# with its values as pgbench variables (bound as parameters, as the server binds them), `\set` first.
+# with its values as pgbench variables (bound as parameters, as the server binds them; the page limits
+# are written in, as the server writes them), `\set` first.
 # Arguments: min_lat max_lat min_lng max_lng per_degree.
 grid_sql() {
     local min_lat="$1" max_lat="$2" min_lng="$3" max_lng="$4" k="$5" cell n=0 branches=""
-    printf '\\set min_lat %s\n\\set max_lat %s\n\\set min_lng %s\n\\set max_lng %s\n\\set per_cell 100\n\\set page 100\n\\set skip 0\n' \
+    printf '\\set min_lat %s\n\\set max_lat %s\n\\set min_lng %s\n\\set max_lng %s\n' \
         "$min_lat" "$max_lat" "$min_lng" "$max_lng"
     local env="ST_MakeEnvelope(:min_lng::float8, :min_lat::float8, :max_lng::float8, :max_lat::float8, 4326)"
     for cell in $(python3 -c "import math, sys
@@ -89,9 +90,9 @@ print(*(y * int(360 * k) + x for y in range(idx(lat0, 90), idx(lat1, 90) + 1) fo
         n=$((n + 1))
         printf '\\set cell%s %s\n' "$n" "$cell"
         [[ -n "$branches" ]] && branches+=" UNION ALL "
-        branches+="(SELECT r.* FROM record r WHERE record_grid_cell(r.location, $k) = :cell$n AND r.location IS NOT NULL AND COALESCE(ST_Intersects(r.location, $env), false) ORDER BY r.created_at DESC, r.uid DESC LIMIT :per_cell)"
+        branches+="(SELECT r.* FROM record r WHERE record_grid_cell(r.location, $k) = :cell$n AND r.location IS NOT NULL AND COALESCE(ST_Intersects(r.location, $env), false) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100)"
     done
-    echo "SELECT $COLUMNS_SQL FROM (SELECT c.* FROM ($branches) c ORDER BY c.created_at DESC, c.uid DESC LIMIT :page OFFSET :skip) r ORDER BY r.created_at DESC, r.uid DESC;"
+    echo "SELECT $COLUMNS_SQL FROM (SELECT c.* FROM ($branches) c ORDER BY c.created_at DESC, c.uid DESC LIMIT 100 OFFSET 0) r ORDER BY r.created_at DESC, r.uid DESC;"
 }
 
 # The generic plan PostgreSQL keeps for a pgbench script's statement once it is prepared (as the
