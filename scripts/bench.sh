@@ -215,6 +215,8 @@ echo
 echo "EXPLAIN on the last data set: the plain box statement (a box too large for the grid; planned with its values),"
 echo "then the generic plans of the prepared statements: the small box through the grid, nearby 1 km:"
 {
+    # The server's session settings (src/config.rs), so that the plans are the server's.
+    echo "SET jit = off; SET max_parallel_workers_per_gather = 0;"
     echo "EXPLAIN (COSTS OFF) SELECT r.uid FROM (SELECT r.* FROM record r WHERE r.location IS NOT NULL AND ST_Intersects(r.location, ST_MakeEnvelope($ALL_ENV, 4326)) ORDER BY r.created_at DESC, r.uid DESC LIMIT 100 OFFSET 0) r;"
     generic_explain "$(grid_sql 17.375 17.395 78.4767 78.4967 100)"
     generic_explain "$NEARBY_SQL"
