@@ -1,6 +1,7 @@
 //! The nearby search answers exactly what a plain `ST_DWithin` query does: for centres in a dense
 //! city, in the countryside and far north (where a degree of longitude is short), for radii from
-//! 100 m to 50 km, every record within the radius on the spheroid, nearest first, and no other.
+//! 100 m to 50 km, every record within the radius on the spheroid, nearest first, and no other;
+//! and so does the distance search, whose distances shown never decrease down a page.
 
 use uuid::Uuid;
 
@@ -29,6 +30,21 @@ async fn expected(app: &TestApp, lat: f64, lng: f64, radius: f64, limit: i64) ->
     .into_iter()
     .map(|id| id.to_string())
     .collect()
+}
+
+/// The same through `/search/distance` (at most `max` metres away when given), with the distances
+/// it shows, which must not decrease.
+async fn by_distance(app: &TestApp, user: &TestUser, lat: f64, lng: f64, max: Option<f64>, limit: i64) -> Vec<String> {
+    let mut path = format!("/api/v1/records/search/distance?latitude={lat}&longitude={lng}&limit={limit}");
+    if let Some(max) = max {
+        path.push_str(&format!("&max_distance_meters={max}"));
+    }
+    let (status, body) = send(app.get(&path).header("Authorization", user.bearer())).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    let results = body.as_array().unwrap();
+    let distances: Vec<f64> = results.iter().map(|r| r["distance_meters"].as_f64().unwrap()).collect();
+    assert!(distances.windows(2).all(|w| w[0] <= w[1]), "{path}: distances out of order: {distances:?}");
+    results.iter().map(|r| r["record"]["uid"].as_str().unwrap().to_owned()).collect()
 }
 
 /// The same through the API.
@@ -75,8 +91,17 @@ async fn nearby_answers_exactly_what_a_plain_query_does() {
                 let got = searched(&app, &reviewer, lat, lng, radius, limit).await;
                 assert_eq!(got, want, "({lat}, {lng}), radius {radius} m, limit {limit}");
                 found += want.len();
+                let want = expected(&app, lat, lng, radius, limit.min(500)).await;
+                let got = by_distance(&app, &reviewer, lat, lng, Some(radius), limit.min(500)).await;
+                assert_eq!(got, want, "distance: ({lat}, {lng}), at most {radius} m, limit {limit}");
             }
         }
+    }
+    // Without a distance, the nearest located records wherever they are.
+    for (lat, lng) in centres {
+        let want = expected(&app, lat, lng, 20_100_000.0, 50).await;
+        assert_eq!(want.len(), 50);
+        assert_eq!(by_distance(&app, &reviewer, lat, lng, None, 50).await, want, "distance: ({lat}, {lng})");
     }
     // Most searches find records: the comparison is not one of empty lists.
     assert!(found > 5_000, "{found}");

@@ -346,30 +346,20 @@ fn nearby_query<'a>(
     qb
 }
 
-/// Located records by distance from `centre`, optionally within `max_distance` metres.
-#[tracing::instrument(skip_all)]
+/// More than any distance between two points on the spheroid (half a meridian, 20,004 km).
+const FARTHER_THAN_ANYWHERE_M: f64 = 20_100_000.0;
+
+/// Located records by distance from `centre` (spheroid), nearest first, optionally within
+/// `max_distance` metres: the nearby search, whose circle is the whole earth when no distance is
+/// given. (Ordered by the sphere distance of the index walk, the page could disagree with the
+/// distances it shows.)
 pub async fn by_distance(
-    db: impl PgExecutor<'_>,
+    db: impl PgExecutor<'_> + Copy,
     filter: &Filter,
     centre: Location,
     max_distance: Option<f64>,
     skip: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Distant>> {
-    let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {RECORD_COLUMNS}, ST_Distance(r.location::geography, "));
-    push_point(&mut qb, centre);
-    qb.push(") AS distance_meters FROM record r WHERE r.location IS NOT NULL");
-    if let Some(max) = max_distance {
-        qb.push(" AND ST_DWithin(r.location::geography, ");
-        push_point(&mut qb, centre);
-        qb.push(", ").push_bind(max).push(")");
-    }
-    filter.push(&mut qb);
-    // `<->` on the indexed geography expression lets PostgreSQL walk the GiST index in distance
-    // order; the exact spheroid distance breaks ties.
-    qb.push(" ORDER BY r.location::geography <-> ");
-    push_point(&mut qb, centre);
-    qb.push(", distance_meters, r.created_at DESC, r.uid DESC LIMIT ").push_bind(limit);
-    qb.push(" OFFSET ").push_bind(skip);
-    qb.build_query_as().persistent(false).fetch_all(db).await
+    nearby(db, filter, centre, max_distance.unwrap_or(FARTHER_THAN_ANYWHERE_M), skip, limit).await
 }
