@@ -111,8 +111,7 @@ fn grid_level(filter: &Filter, bbox: Bbox, skip: i64, limit: i64) -> Option<i32>
     let per_cell = skip.checked_add(limit)?;
     GRID_LEVELS.into_iter().find(|&per_degree| {
         let span = |low: f64, high: f64, offset: f64| {
-            let cell = |v: f64| ((v + offset) * f64::from(per_degree)).floor();
-            let n = cell(high) - cell(low) + 1.0;
+            let n = cell_index(high, offset, per_degree) - cell_index(low, offset, per_degree) + 1.0;
             // Not a number, infinite or an inside-out box: no grid.
             if n.is_finite() && n >= 1.0 { n } else { f64::INFINITY }
         };
@@ -121,12 +120,18 @@ fn grid_level(filter: &Filter, bbox: Bbox, skip: i64, limit: i64) -> Option<i32>
     })
 }
 
-/// The cells of the grid at `per_degree` cells per degree that `bbox` covers: the row
-/// (latitude) and column (longitude) of each corner, as `record_grid_cell` computes them (the same
-/// IEEE double arithmetic, so a point on a cell or box edge falls in a cell named here), then
-/// every cell between. A box this small never reaches round the world, so no cell is named twice.
+/// The row (latitude, `offset` 90) or column (longitude, `offset` 180) of the grid cell holding
+/// `value` at `per_degree` cells per degree, as `record_grid_cell` computes it: the same IEEE
+/// double arithmetic, so a point on a cell or box edge falls in the cell named here.
+fn cell_index(value: f64, offset: f64, per_degree: i32) -> f64 {
+    ((value + offset) * f64::from(per_degree)).floor()
+}
+
+/// The cells of the grid at `per_degree` cells per degree that `bbox` covers: the row and column
+/// of each corner ([`cell_index`]), then every cell between. A box this small never reaches round
+/// the world, so no cell is named twice.
 fn grid_cells(bbox: Bbox, per_degree: i32) -> Vec<i64> {
-    let index = |value: f64, offset: f64| ((value + offset) * f64::from(per_degree)).floor() as i64;
+    let index = |value: f64, offset: f64| cell_index(value, offset, per_degree) as i64;
     let row = 360 * i64::from(per_degree);
     let (rows, columns) = (
         index(bbox.min_lat, 90.0)..=index(bbox.max_lat, 90.0),
@@ -351,8 +356,7 @@ const FARTHER_THAN_ANYWHERE_M: f64 = 20_100_000.0;
 
 /// Located records by distance from `centre` (spheroid), nearest first, optionally within
 /// `max_distance` metres: the nearby search, whose circle is the whole earth when no distance is
-/// given. (Ordered by the sphere distance of the index walk, the page could disagree with the
-/// distances it shows.)
+/// given, so the page is ordered by the very distances it shows.
 pub async fn by_distance(
     db: impl PgExecutor<'_> + Copy,
     filter: &Filter,
