@@ -13,7 +13,11 @@
 //! requests/s instead of hundreds). Only statements whose best plan is the same whatever the
 //! values are prepared: the nearest-first walk of `nearby` and the merged cell walks of the grid.
 
+mod row;
 pub mod spatial;
+
+use row::RECORD_COLUMNS;
+pub use row::RecordRow;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -21,82 +25,6 @@ use sqlx::{PgConnection, PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::domain::{Location, MediaType, RecordStatus, ReviewStatus};
-
-/// A `record` row as the service reads it (coordinates taken out of the geometry).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RecordRow {
-    /// Id.
-    pub uid: Uuid,
-    /// Owner.
-    pub user_id: Uuid,
-    /// Category.
-    pub category_id: Uuid,
-    /// Status.
-    pub status: RecordStatus,
-    /// Whether a reviewer decided on it.
-    pub reviewed: bool,
-    /// The reviewer.
-    pub reviewed_by: Option<Uuid>,
-    /// When it was reviewed.
-    pub reviewed_at: Option<DateTime<Utc>>,
-    /// Creation time.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Media type.
-    pub media_type: MediaType,
-    /// URL stored by the original (records taken over from it may have no object key).
-    pub file_url: Option<String>,
-    /// The client's file name.
-    pub file_name: Option<String>,
-    /// Bytes.
-    pub file_size: Option<i64>,
-    /// Latitude of the location.
-    pub latitude: Option<f64>,
-    /// Longitude of the location.
-    pub longitude: Option<f64>,
-    /// Whole seconds of audio or video.
-    pub duration_seconds: Option<i32>,
-    /// The header claimed a duration the size cannot hold.
-    pub duration_implausible: bool,
-    /// Storage key of the record's object.
-    pub object_key: Option<String>,
-    /// Language.
-    pub language: Option<String>,
-    /// Release rights.
-    pub release_rights: Option<String>,
-    /// Client metadata.
-    pub metadata: Option<Value>,
-    /// SHA-256 of the stored bytes.
-    pub content_sha256: Option<String>,
-    /// Sniffed MIME type.
-    pub mime_type: Option<String>,
-    /// A reviewer's decision.
-    pub review_status: Option<ReviewStatus>,
-    /// The reviewer's note.
-    pub review_note: Option<String>,
-    /// The first earlier record with the same bytes.
-    pub duplicate_of: Option<Uuid>,
-}
-
-impl RecordRow {
-    /// The location, when both coordinates are there.
-    pub fn location(&self) -> Option<Location> {
-        Some(Location { latitude: self.latitude?, longitude: self.longitude? })
-    }
-}
-
-/// Columns of [`RecordRow`] for the statements built at run time, `FROM record r` (or a
-/// subquery named `r`).
-const RECORD_COLUMNS: &str = "r.uid, r.user_id, r.category_id, r.status, r.reviewed, r.reviewed_by, r.reviewed_at, \
-    r.created_at, r.updated_at, r.title, r.description, r.media_type, r.file_url, r.file_name, \
-    r.file_size, ST_Y(r.location) AS latitude, ST_X(r.location) AS longitude, r.duration_seconds, \
-    r.duration_implausible, r.object_key, r.language, r.release_rights, r.metadata, r.content_sha256, \
-    r.mime_type, r.review_status, r.review_note, r.duplicate_of";
 
 /// Which records a caller may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::shared::{IntoRead, RecordRead, visibility};
+use super::shared::{IntoRead, RecordRead, page_json, visibility};
 use crate::{
     auth::{Auth, roles::AnyRole},
     cache::record_pages::{self, PageKey},
@@ -140,7 +140,7 @@ pub async fn list_records(
         .then(|| rows.last().and_then(|r| HeaderValue::from_str(&encode_cursor(r.created_at, r.uid)).ok()))
         .flatten();
     let body: Vec<RecordRead> = rows.into_iter().map(|r| r.into_read(&state.config)).collect();
-    let body = serde_json::to_vec(&body).map_err(anyhow::Error::from)?;
+    let body = page_json(&body)?;
     let page = Arc::new(record_pages::Page::new(body.into(), next_cursor));
     state.record_pages.store(ticket, key, page.clone());
     Ok(page.response(&NEXT_CURSOR, &headers))

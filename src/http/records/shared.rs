@@ -92,6 +92,24 @@ pub struct RecordRead {
     pub review_note: Option<String>,
 }
 
+/// About the bytes of one record in JSON (740 for a record without metadata and file).
+const RECORD_JSON_BYTES: usize = 800;
+
+/// A page of records (or search results) as a JSON array, written into a buffer sized for it:
+/// growing one from empty copied it about ten times on a page of 100 records.
+pub fn page_json<T: Serialize>(items: &[T]) -> Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(items.len().saturating_mul(RECORD_JSON_BYTES).saturating_add(2));
+    serde_json::to_writer(&mut body, items).map_err(anyhow::Error::from)?;
+    Ok(body)
+}
+
+/// A JSON answer from bytes already written.
+pub fn json_response(body: Vec<u8>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ([(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"))], body)
+        .into_response()
+}
+
 /// The response shape of a record row.
 pub trait IntoRead {
     /// The record as endpoints answer it; `file_url` is built from the object key and the

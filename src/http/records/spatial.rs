@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::shared::{IntoRead, RecordRead, visibility};
+use super::shared::{IntoRead, RecordRead, json_response, page_json, visibility};
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
     db::records::{
@@ -233,7 +233,7 @@ pub async fn nearby(
     if wants_geojson(&headers) {
         return Ok(geojson(records.map(|(r, d)| feature(&r, Some(d))).collect()));
     }
-    Ok(Json(records.map(|(r, _)| r).collect::<Vec<_>>()).into_response())
+    Ok(json_response(page_json(&records.map(|(r, _)| r).collect::<Vec<_>>())?))
 }
 
 /// Records inside a latitude/longitude box, boundary included, newest first.
@@ -260,7 +260,7 @@ pub async fn bbox(
     if wants_geojson(&headers) {
         return Ok(geojson(records.map(|r| feature(&r, None)).collect()));
     }
-    Ok(Json(records.collect::<Vec<_>>()).into_response())
+    Ok(json_response(page_json(&records.collect::<Vec<_>>())?))
 }
 
 /// Located records by distance from a point (metres), optionally within `max_distance_meters`.
@@ -287,5 +287,5 @@ pub async fn distance(
     if wants_geojson(&headers) {
         return Ok(geojson(results.map(|r| feature(&r.record, Some(r.distance_meters))).collect()));
     }
-    Ok(Json(results.collect::<Vec<_>>()).into_response())
+    Ok(json_response(page_json(&results.collect::<Vec<_>>())?))
 }
