@@ -74,6 +74,19 @@ pub fn pool_options(config: &Config) -> PgPoolOptions {
         // Bounded and short: with the database down a request answers 503 after this wait
         // instead of holding its client for long.
         .acquire_timeout(config.db_acquire_timeout())
+        // A connection is pinged before use only when it has sat idle for a while (the database
+        // may have restarted or a firewall dropped it meanwhile; a dead one is closed and another
+        // taken). Pinging at every acquire, sqlx's default, added a round trip to every request:
+        // a tenth of the server's time on a page of records, and a wake-up of the database.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for < PING_WHEN_IDLE_FOR {
+                    return Ok(true);
+                }
+                Ok(sqlx::Connection::ping(conn).await.is_ok())
+            })
+        })
         // Every session works in UTC, whatever the server's default.
         .after_connect(|conn, _| {
             Box::pin(async move {
@@ -82,6 +95,9 @@ pub fn pool_options(config: &Config) -> PgPoolOptions {
             })
         })
 }
+
+/// How long a pooled connection may sit idle and still be used without a ping first.
+const PING_WHEN_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A round trip to the database (readiness).
 #[tracing::instrument(skip_all)]
