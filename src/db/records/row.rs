@@ -87,8 +87,7 @@ pub(super) const RECORD_COLUMNS: &str = "r.uid, r.user_id, r.category_id, r.stat
 /// Read by position: the first columns of the row are [`RECORD_COLUMNS`] (a query that decodes a
 /// [`RecordRow`] with more columns, such as a distance, puts them after). Looking each of the 28
 /// columns up by name cost more than decoding it (a hash and a string comparison per column,
-/// about a tenth of the server's time on a page of 100 records); the types are still checked, and
-/// debug builds (the tests) check each name too.
+/// about a tenth of the server's time on a page of 100 records); see [`column`] for the checks.
 impl<'r> FromRow<'r, PgRow> for RecordRow {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
         Ok(Self {
@@ -124,15 +123,20 @@ impl<'r> FromRow<'r, PgRow> for RecordRow {
     }
 }
 
-/// Column `index` of `row`, which must be named `name`.
+/// Column `index` of `row`, which must be named `name` and be of type `T`. Debug builds (the tests)
+/// check both; release builds decode without comparing the column's type with `T` first (for the
+/// enum columns that compares type names), as [`RECORD_COLUMNS`] fixes the types, and decoding
+/// still refuses bytes that are not a `T`.
 fn column<'r, T>(row: &'r PgRow, index: usize, name: &str) -> sqlx::Result<T>
 where
     T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
 {
-    if cfg!(debug_assertions)
-        && let Ok(column) = row.try_column(index)
-    {
-        assert_eq!(column.name(), name, "RECORD_COLUMNS and RecordRow are out of step");
+    if cfg!(debug_assertions) {
+        if let Ok(column) = row.try_column(index) {
+            assert_eq!(column.name(), name, "RECORD_COLUMNS and RecordRow are out of step");
+        }
+        row.try_get(index)
+    } else {
+        row.try_get_unchecked(index)
     }
-    row.try_get(index)
 }
