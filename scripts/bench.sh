@@ -127,6 +127,21 @@ print("DEALLOCATE s;")
 PY
 }
 
+# CPU time (clock ticks) of the server process, and of PostgreSQL: every live `postgres` process
+# plus what the postmaster has reaped (pgbench's sessions end with each run).
+server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+pg_ticks() {
+    local total=0 pid postmaster
+    postmaster="$(pgrep -o -x postgres)"
+    total=$(awk '{print $16 + $17}' "/proc/$postmaster/stat")
+    for pid in $(pgrep -x postgres); do
+        total=$(( total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0) ))
+    done
+    echo "$total"
+}
+# Microseconds of CPU per request: ticks, requests.
+per_request_us() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "-" }'; }
+
 # One endpoint at one connection count: wrk on the API, pgbench on its SQL (when given). A fifth
 # argument changes the requests: `each-new` adds a parameter the server ignores (`&n=<thread>-<count>`),
 # so no two ask for the same page and none is answered from the list cache; `gzip` sends
@@ -148,7 +163,13 @@ function request() n = n + 1; return wrk.format(nil, "$path&n=" .. tid .. "-" ..
 LUA
         extra=(-s "$WORK/each-new.lua")
     fi
+    local srv0 pg0 srv1 pg1 requests srv_us pg_us pgb_us="-"
+    srv0="$(server_ticks)"; pg0="$(pg_ticks)"
     out="$(wrk -t2 -c"$conns" -d"$DURATION" --latency "${extra[@]}" -H "Authorization: Bearer $TOKEN" "$BASE$path")"
+    srv1="$(server_ticks)"; pg1="$(pg_ticks)"
+    requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+    srv_us="$(per_request_us $((srv1 - srv0)) "$requests")"
+    pg_us="$(per_request_us $((pg1 - pg0)) "$requests")"
     rps="$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")"
     p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
@@ -162,12 +183,16 @@ LUA
         # The server's sessions run without JIT and parallel workers (src/config.rs): so does pgbench.
         # PG_MODE=prepared for the statements the server prepares (nearby, the grid): PostgreSQL
         # then plans once, as it does for the server; the others are planned at each call.
-        tps="$(PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=0" pgbench -n -M "${PG_MODE:-extended}" -f "$WORK/bench.sql" -c "$clients" -j 2 -T "${DURATION%s}" "$PG_URL" 2>/dev/null \
-            | awk '/^tps/ {printf "%.0f", $3}' || true)"
+        local pgout
+        pg0="$(pg_ticks)"
+        pgout="$(PGOPTIONS="-c jit=off -c max_parallel_workers_per_gather=0" pgbench -n -M "${PG_MODE:-extended}" -f "$WORK/bench.sql" -c "$clients" -j 2 -T "${DURATION%s}" "$PG_URL" 2>/dev/null || true)"
+        pg1="$(pg_ticks)"
+        tps="$(awk '/^tps/ {printf "%.0f", $3}' <<<"$pgout")"
+        pgb_us="$(per_request_us $((pg1 - pg0)) "$(awk '/actually processed/ {print $NF}' <<<"$pgout")")"
         ratio="$(awk -v a="$rps" -v b="$tps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
     fi
-    printf '| %-8s | %-6s | %-26s | %5s | %9s | %9s | %9s | %9s | %6s |\n' \
-        "$SIZE" "$SHAPE" "$label" "$conns" "$rps" "$p50" "$p99" "$tps" "$ratio"
+    printf '| %-8s | %-9s | %-26s | %5s | %9s | %9s | %9s | %9s | %6s | %6s | %6s | %6s |\n' \
+        "$SIZE" "$SHAPE" "$label" "$conns" "$rps" "$p50" "$p99" "$tps" "$ratio" "$srv_us" "$pg_us" "$pgb_us"
 }
 
 start_server
@@ -178,8 +203,11 @@ CATEGORY_SQL="SELECT id, name, title, description, published, rank, created_at, 
 ME_SQL="SELECT u.id, u.phone, u.name, u.is_active, u.tokens_valid_after, COALESCE(array_agg(r.name::text ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') FROM \"user\" u LEFT JOIN user_roles ur ON ur.user_id = u.id LEFT JOIN role r ON r.id = ur.role_id WHERE u.id = '$ADMIN_ID' GROUP BY u.id;"
 echo "corpus read benchmark: $(nproc) cores, wrk -t2 -d$DURATION, pgbench -j2 (-M prepared for nearby and the small box, which the server prepares; -M extended for the rest) -T${DURATION%s} (at most $PG_CLIENTS clients); ratio = endpoint req/s / pgbench tps on its SQL"
 echo
-printf '| %-8s | %-6s | %-26s | %5s | %9s | %9s | %9s | %9s | %6s |\n' records shape endpoint conns "req/s" p50 p99 "pg tps" ratio
-printf '|%s|\n' "----------|--------|----------------------------|-------|-----------|-----------|-----------|-----------|--------"
+echo "CPU per request, in microseconds: 'srv' the server's, 'pg' PostgreSQL's while serving the endpoint,"
+echo "'pgb' PostgreSQL's per pgbench transaction (the same SQL); the machine's cores are shared by all of them and wrk."
+echo
+printf '| %-8s | %-9s | %-26s | %5s | %9s | %9s | %9s | %9s | %6s | %6s | %6s | %6s |\n' records shape endpoint conns "req/s" p50 p99 "pg tps" ratio srv pg pgb
+printf '|%s|\n' "----------|-----------|----------------------------|-------|-----------|-----------|-----------|-----------|--------|--------|--------|--------"
 for SIZE in $SIZES; do
     for SHAPE in $SHAPES; do
         seed "$SIZE" "$SHAPE"
