@@ -1,5 +1,6 @@
 //! The nearby search answers exactly what a plain `ST_DWithin` query does: for centres in a dense
-//! city, in the countryside and far north (where a degree of longitude is short), for radii from
+//! city, in the countryside, at 50 N, far north (where a degree of longitude is short) and astride
+//! the antimeridian, for radii from
 //! 100 m to 50 km, every record within the radius on the spheroid, nearest first, and no other;
 //! and so does the distance search, whose distances shown never decrease down a page.
 
@@ -61,19 +62,22 @@ async fn nearby_answers_exactly_what_a_plain_query_does() {
     let reviewer = app.reviewer().await;
     let owner = app.contributor().await;
     let places = category(&app, "places").await;
-    // 4,000 records around Hyderabad (a 0.3 degree square), 1,000 over 10 degrees around it and
-    // 1,000 around Tromsø at 69.6 N (a 2 degree square), spread evenly (the fractional parts of
-    // multiples of two irrationals).
+    // 4,000 records around Hyderabad (a 0.3 degree square), 1,000 over 10 degrees around it,
+    // 1,000 around Tromsø at 69.6 N and 1,000 around Kraków at 50 N (2 degree squares), and 500
+    // astride the antimeridian at 16.8 S (a 1 degree square), spread evenly (the fractional parts
+    // of multiples of two irrationals).
     sqlx::query(
         r#"INSERT INTO record (user_id, category_id, title, media_type, status, location, created_at)
            SELECT $1, $2, 'r' || g, 'text', 'uploaded',
-                  ST_SetSRID(ST_MakePoint(lng + (g * 0.7548776662 - floor(g * 0.7548776662) - 0.5) * span,
-                                          lat + (g * 0.5698402910 - floor(g * 0.5698402910) - 0.5) * span), 4326),
+                  ST_SetSRID(ST_MakePoint(
+                      CASE WHEN x > 180 THEN x - 360 ELSE x END,
+                      lat + (g * 0.5698402910 - floor(g * 0.5698402910) - 0.5) * span), 4326),
                   timestamptz '2026-12-01 12:00:00+00' - make_interval(secs => g)
-           FROM generate_series(1, 6000) g,
-                LATERAL (SELECT CASE WHEN g <= 4000 THEN 17.385 WHEN g <= 5000 THEN 17.385 ELSE 69.65 END AS lat,
-                                CASE WHEN g <= 5000 THEN 78.4867 ELSE 18.96 END AS lng,
-                                CASE WHEN g <= 4000 THEN 0.3 WHEN g <= 5000 THEN 10.0 ELSE 2.0 END AS span) AS area"#,
+           FROM generate_series(1, 7500) g,
+                LATERAL (SELECT CASE WHEN g <= 5000 THEN 17.385 WHEN g <= 6000 THEN 69.65 WHEN g <= 7000 THEN 50.06 ELSE -16.8 END AS lat,
+                                CASE WHEN g <= 5000 THEN 78.4867 WHEN g <= 6000 THEN 18.96 WHEN g <= 7000 THEN 19.94 ELSE 179.98 END AS lng,
+                                CASE WHEN g <= 4000 THEN 0.3 WHEN g <= 5000 THEN 10.0 WHEN g <= 7000 THEN 2.0 ELSE 1.0 END AS span) AS area,
+                LATERAL (SELECT lng + (g * 0.7548776662 - floor(g * 0.7548776662) - 0.5) * span AS x) AS shifted"#,
     )
     .bind(owner.id)
     .bind(places)
@@ -81,7 +85,17 @@ async fn nearby_answers_exactly_what_a_plain_query_does() {
     .await
     .unwrap();
     sqlx::query("ANALYZE record").execute(app.pool()).await.unwrap();
-    let centres = [(17.385, 78.4867), (17.5, 78.6), (19.0, 80.0), (69.65, 18.96), (70.2, 19.9)];
+    let centres = [
+        (17.385, 78.4867),
+        (17.5, 78.6),
+        (19.0, 80.0),
+        (69.65, 18.96),
+        (70.2, 19.9),
+        (50.06, 19.94),
+        (50.9, 20.8),
+        (-16.8, 179.98),
+        (-16.7, -179.9),
+    ];
     let radii = [100.0, 1_000.0, 5_000.0, 20_000.0, 50_000.0];
     let mut found = 0;
     for (lat, lng) in centres {

@@ -13,6 +13,7 @@
 //! requests/s instead of hundreds). Only statements whose best plan is the same whatever the
 //! values are prepared: the nearest-first walk of `nearby` and the merged cell walks of the grid.
 
+pub mod nearby;
 mod row;
 pub mod spatial;
 

@@ -16,7 +16,7 @@ use super::shared::{IntoRead, RecordRead, json_response, page_json, visibility};
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
     db::records::{
-        Filter,
+        Filter, nearby,
         spatial::{self, Bbox},
     },
     domain::{Location, MediaType},
@@ -228,7 +228,7 @@ pub async fn nearby(
     let radius = q.distance_meters.or(q.radius).unwrap_or(DEFAULT_NEARBY_RADIUS_M);
     let filter = search_filter(&auth, q.category_id, q.media_type);
     let centre = Location { latitude: q.latitude, longitude: q.longitude };
-    let rows = spatial::nearby(&state.db, &filter, centre, radius, q.skip, q.limit).await?;
+    let rows = nearby::nearby(&state.db, &filter, centre, radius, q.skip, q.limit).await?;
     let records = rows.into_iter().map(|r| (r.record.into_read(&state.config), r.distance_meters));
     if wants_geojson(&headers) {
         return Ok(geojson(records.map(|(r, d)| feature(&r, Some(d))).collect()));
@@ -275,7 +275,7 @@ pub async fn distance(
 ) -> Result<Response> {
     let filter = search_filter(&auth, q.category_id, q.media_type);
     let centre = Location { latitude: q.latitude, longitude: q.longitude };
-    let rows = spatial::by_distance(&state.db, &filter, centre, q.max_distance_meters, q.skip, q.limit).await?;
+    let rows = nearby::by_distance(&state.db, &filter, centre, q.max_distance_meters, q.skip, q.limit).await?;
     let results = rows.into_iter().map(|r| {
         let d = r.distance_meters;
         DistanceResult {
