@@ -197,6 +197,11 @@ pub struct HttpSettings {
     /// notifications); this bounds staleness should they stop.
     #[arg(long, env = "RECORD_LIST_CACHE_SECONDS", default_value_t = 30, global = true)]
     pub record_list_cache_seconds: u64,
+    /// Seconds the category lists (`GET /categories/`) may be answered from memory; 0 reads them
+    /// from the database every time. Any change to categories empties them at once in every
+    /// process (PostgreSQL notifications); this bounds staleness should they stop.
+    #[arg(long, env = "CATEGORY_CACHE_SECONDS", default_value_t = 30, global = true)]
+    pub category_cache_seconds: u64,
 }
 
 /// Token and code signing.

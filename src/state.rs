@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use crate::{
     auth::{extract::AuthState, identities::IdentityCache, links::LinkKey, sms::SmsSender, token::TokenKeys},
-    cache::{listener, record_extent::RecordExtent, record_pages::RecordPages},
+    cache::{categories::CategoryLists, listener, record_extent::RecordExtent, record_pages::RecordPages},
     config::Config,
     media::{DurationProbe, ProbeLimits},
     monitoring::Metrics,
@@ -39,6 +39,8 @@ pub struct AppState {
     pub identities: IdentityCache,
     /// Pages of the records list recently answered, kept exact by change notifications.
     pub record_pages: RecordPages,
+    /// The category lists recently answered, kept exact by change notifications.
+    pub categories: CategoryLists,
     /// Where the located records are, roughly (steers the box search's statement).
     pub record_extent: RecordExtent,
 }
@@ -61,6 +63,7 @@ impl AppState {
         let media = DurationProbe::new(ProbeLimits::from_config(&config)?);
         let identities = IdentityCache::new(Duration::from_secs(config.security.identity_cache_seconds));
         let record_pages = RecordPages::new(Duration::from_secs(config.http.record_list_cache_seconds));
+        let categories = CategoryLists::new(Duration::from_secs(config.http.category_cache_seconds));
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -73,6 +76,7 @@ impl AppState {
             metrics: Metrics::new(),
             identities,
             record_pages,
+            categories,
             record_extent: RecordExtent::default(),
         })
     }
@@ -86,6 +90,9 @@ impl AppState {
         }
         if self.record_pages.is_enabled() {
             subscribers.push(Arc::new(self.record_pages.clone()));
+        }
+        if self.categories.is_enabled() {
+            subscribers.push(Arc::new(self.categories.clone()));
         }
         (!subscribers.is_empty()).then(|| listener::spawn(self.db.clone(), subscribers))
     }

@@ -8,10 +8,12 @@
 //!
 //! - [`crate::auth::identities`]: the callers' identities (profile, roles, revocation instant).
 //! - [`record_pages`]: pages of the records list, serialized.
+//! - [`categories`]: the category lists, serialized.
 //!
 //! [`record_extent`] is of another kind: a statistic read once a minute, which only steers the
 //! choice of a statement.
 
+pub mod categories;
 pub mod listener;
 pub mod record_extent;
 pub mod record_pages;

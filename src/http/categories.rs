@@ -7,9 +7,11 @@ use crate::http::common::{MessageResponse, present};
 use axum::{
     Json, Router,
     extract::{Path, State},
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
     routing::get,
 };
+use bytes::Bytes;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -135,12 +137,25 @@ fn parse_id(raw: &str) -> Result<Uuid> {
     Uuid::parse_str(raw.trim()).map_err(|_| not_found())
 }
 
-/// Lists categories by rank, then name. Non-admins see published categories only.
+/// Lists categories by rank, then name. Non-admins see published categories only. Answered from
+/// memory until a category changes ([`crate::cache::categories`]).
 #[utoipa::path(get, path = "/api/v1/categories/", tag = "categories", security(("HTTPBearer" = [])),
     responses((status = 200, body = [Category]), (status = 403, body = crate::error::ErrorDetail)))]
-pub async fn list_categories(State(state): State<AppState>, auth: Auth<AnyRole>) -> Result<Json<Vec<Category>>> {
-    let rows = categories::list(&state.db, auth.is_admin()).await?;
-    Ok(Json(rows))
+pub async fn list_categories(State(state): State<AppState>, auth: Auth<AnyRole>) -> Result<Response> {
+    let with_unpublished = auth.is_admin();
+    if let Some(body) = state.categories.get(with_unpublished) {
+        return Ok(json_bytes(body));
+    }
+    let ticket = state.categories.ticket();
+    let rows = categories::list(&state.db, with_unpublished).await?;
+    let body = Bytes::from(serde_json::to_vec(&rows).map_err(anyhow::Error::from)?);
+    state.categories.store(ticket, with_unpublished, body.clone());
+    Ok(json_bytes(body))
+}
+
+/// A JSON answer from bytes already written.
+fn json_bytes(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 /// One category. Non-admins get 404 for an unpublished one; a non-UUID id is 404 too.

@@ -6,6 +6,7 @@ mod helpers;
 mod accounts_auth;
 mod accounts_otp;
 mod accounts_users;
+mod categories_cache;
 mod cli_db;
 mod cli_settings;
 mod cli_users;

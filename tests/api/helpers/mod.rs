@@ -224,6 +224,8 @@ pub struct TestApp {
     pub identities: corpus_te::auth::identities::IdentityCache,
     /// The app's records list cache (to see whether its change listener is up).
     pub record_pages: corpus_te::cache::record_pages::RecordPages,
+    /// The app's category lists.
+    pub categories: corpus_te::cache::categories::CategoryLists,
     server: tokio::task::JoinHandle<()>,
     change_listener: Option<tokio::task::JoinHandle<()>>,
 }
@@ -250,6 +252,7 @@ impl TestApp {
         let change_listener = state.spawn_change_listener();
         let identities = state.identities.clone();
         let record_pages = state.record_pages.clone();
+        let categories = state.categories.clone();
         let app = router::with_trailing_slash_tolerance(router::build(state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -268,6 +271,7 @@ impl TestApp {
             storage_dir,
             identities,
             record_pages,
+            categories,
             server,
             change_listener,
         }
@@ -321,11 +325,11 @@ impl TestApp {
         &self.db.pool
     }
 
-    /// Waits (at most 10 s) until the app's change listener is subscribed, so its identity and
-    /// records list caches serve from memory and hear every change from then on.
+    /// Waits (at most 10 s) until the app's change listener is subscribed, so its identity,
+    /// records list and category caches serve from memory and hear every change from then on.
     pub async fn until_listening(&self) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !(self.identities.is_listening() && self.record_pages.is_listening()) {
+        while !(self.identities.is_listening() && self.record_pages.is_listening() && self.categories.is_listening()) {
             assert!(std::time::Instant::now() < deadline, "the change listener did not subscribe within 10 s");
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
