@@ -2,13 +2,13 @@
 //! updated field by field, and protected from deletion while records use them (409).
 
 pub use crate::db::categories::Category;
-use crate::http::common::{MessageResponse, present};
+use crate::http::common::{MessageResponse, json_response, present};
 
 use axum::{
     Json, Router,
     extract::{Path, State},
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
     routing::get,
 };
 use bytes::Bytes;
@@ -144,18 +144,13 @@ fn parse_id(raw: &str) -> Result<Uuid> {
 pub async fn list_categories(State(state): State<AppState>, auth: Auth<AnyRole>) -> Result<Response> {
     let with_unpublished = auth.is_admin();
     if let Some(body) = state.categories.get(with_unpublished) {
-        return Ok(json_bytes(body));
+        return Ok(json_response(body));
     }
     let ticket = state.categories.ticket();
     let rows = categories::list(&state.db, with_unpublished).await?;
     let body = Bytes::from(serde_json::to_vec(&rows).map_err(anyhow::Error::from)?);
     state.categories.store(ticket, with_unpublished, body.clone());
-    Ok(json_bytes(body))
-}
-
-/// A JSON answer from bytes already written.
-fn json_bytes(body: Bytes) -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+    Ok(json_response(body))
 }
 
 /// One category. Non-admins get 404 for an unpublished one; a non-UUID id is 404 too.

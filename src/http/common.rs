@@ -1,5 +1,6 @@
-//! Pieces several resources share: the `{"message": ...}` answer, and the serde helper that tells
-//! an absent key from an explicit `null` in partial updates.
+//! Pieces several resources share: the `{"message": ...}` answer, a JSON answer from bytes already
+//! written, and the serde helper that tells an absent key from an explicit `null` in partial
+//! updates.
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -15,6 +16,14 @@ impl MessageResponse {
     pub fn new(message: impl Into<String>) -> Self {
         Self { message: message.into() }
     }
+}
+
+/// A JSON answer from bytes already written (a list held in memory, or written into a buffer
+/// sized for it).
+pub fn json_response(body: impl Into<axum::body::Body>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let content_type = (axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    ([content_type], body.into()).into_response()
 }
 
 /// `deserialize_with` for `Option<Option<T>>` fields: an absent key stays `None` (with

@@ -103,13 +103,6 @@ pub fn page_json<T: Serialize>(items: &[T]) -> Result<Vec<u8>> {
     Ok(body)
 }
 
-/// A JSON answer from bytes already written.
-pub fn json_response(body: Vec<u8>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    ([(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"))], body)
-        .into_response()
-}
-
 /// The response shape of a record row.
 pub trait IntoRead {
     /// The record as endpoints answer it; `file_url` is built from the object key and the

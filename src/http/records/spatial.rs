@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::shared::{IntoRead, RecordRead, json_response, page_json, visibility};
+use super::shared::{IntoRead, RecordRead, page_json, visibility};
 use crate::{
     auth::{Auth, CurrentUser, roles::AnyRole},
     db::records::{
@@ -23,6 +23,7 @@ use crate::{
     error::{AppError, Result},
     http::{
         ValidQuery, Validate, Validator,
+        common::json_response,
         limits::{DISTANCE_MAX_M, DISTANCE_PAGE_MAX, LATITUDE_MAX, LONGITUDE_MAX, NEARBY_RADIUS_MAX_M, PAGE_MAX},
     },
     state::AppState,
