@@ -6,7 +6,12 @@ use sqlx::PgPool;
 
 use crate::{
     auth::{extract::AuthState, identities::IdentityCache, links::LinkKey, sms::SmsSender, token::TokenKeys},
-    cache::{categories::CategoryLists, listener, record_extent::RecordExtent, record_pages::RecordPages},
+    cache::{
+        categories::{self, CategoryLists},
+        listener,
+        record_extent::RecordExtent,
+        record_pages::RecordPages,
+    },
     config::Config,
     media::{DurationProbe, ProbeLimits},
     monitoring::Metrics,
@@ -63,7 +68,7 @@ impl AppState {
         let media = DurationProbe::new(ProbeLimits::from_config(&config)?);
         let identities = IdentityCache::new(Duration::from_secs(config.security.identity_cache_seconds));
         let record_pages = RecordPages::new(Duration::from_secs(config.http.record_list_cache_seconds));
-        let categories = CategoryLists::new(Duration::from_secs(config.http.category_cache_seconds));
+        let categories = categories::lists(Duration::from_secs(config.http.category_cache_seconds));
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -89,10 +94,10 @@ impl AppState {
             subscribers.push(Arc::new(self.identities.clone()));
         }
         if self.record_pages.is_enabled() {
-            subscribers.push(Arc::new(self.record_pages.clone()));
+            subscribers.push(self.record_pages.subscriber());
         }
         if self.categories.is_enabled() {
-            subscribers.push(Arc::new(self.categories.clone()));
+            subscribers.push(self.categories.emptied_by(categories::CHANNEL));
         }
         (!subscribers.is_empty()).then(|| listener::spawn(self.db.clone(), subscribers))
     }

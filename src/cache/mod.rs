@@ -28,6 +28,8 @@ use std::{
 
 use moka::sync::Cache;
 
+use listener::Subscriber;
+
 /// A cache that serves entries only while change notifications are received; cheap to clone
 /// (shared).
 pub struct ExactCache<K, V> {
@@ -132,7 +134,37 @@ where
         }
     }
 
+    /// The subscriber that empties this cache whole at every notification on `channel`: for a
+    /// table whose trigger announces statements, not rows.
+    pub fn emptied_by(&self, channel: &'static str) -> Arc<dyn Subscriber> {
+        Arc::new(EmptiedBy { channel, cache: self.clone() })
+    }
+
     fn usable(&self) -> Option<&Cache<K, V>> {
         self.inner.entries.as_ref().filter(|_| self.inner.listening.load(Ordering::Acquire))
+    }
+}
+
+/// See [`ExactCache::emptied_by`].
+struct EmptiedBy<K, V> {
+    channel: &'static str,
+    cache: ExactCache<K, V>,
+}
+
+impl<K, V> Subscriber for EmptiedBy<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn channel(&self) -> &'static str {
+        self.channel
+    }
+
+    fn notified(&self, _payload: &str) {
+        self.cache.forget_all();
+    }
+
+    fn set_listening(&self, listening: bool) {
+        self.cache.set_listening(listening);
     }
 }

@@ -164,19 +164,10 @@ impl RecordPages {
     pub fn is_enabled(&self) -> bool {
         self.cache.is_enabled()
     }
-}
 
-impl Subscriber for RecordPages {
-    fn channel(&self) -> &'static str {
-        CHANNEL
-    }
-
-    fn notified(&self, _payload: &str) {
-        self.cache.forget_all();
-    }
-
-    fn set_listening(&self, listening: bool) {
-        self.cache.set_listening(listening);
+    /// What keeps the pages exact: every notification on [`CHANNEL`] forgets them all.
+    pub fn subscriber(&self) -> Arc<dyn Subscriber> {
+        self.cache.emptied_by(CHANNEL)
     }
 }
 

@@ -143,7 +143,7 @@ fn parse_id(raw: &str) -> Result<Uuid> {
     responses((status = 200, body = [Category]), (status = 403, body = crate::error::ErrorDetail)))]
 pub async fn list_categories(State(state): State<AppState>, auth: Auth<AnyRole>) -> Result<Response> {
     let with_unpublished = auth.is_admin();
-    if let Some(body) = state.categories.get(with_unpublished) {
+    if let Some(body) = state.categories.get(&with_unpublished) {
         return Ok(json_response(body));
     }
     let ticket = state.categories.ticket();
