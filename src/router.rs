@@ -50,7 +50,7 @@ pub fn build(state: AppState) -> Router {
     let router = router
         .fallback(|| async { status_detail(StatusCode::NOT_FOUND) })
         .method_not_allowed_fallback(|| async { status_detail(StatusCode::METHOD_NOT_ALLOWED) })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), forget_cached_lists_after_writes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), forget_record_pages_after_writes))
         .layer(axum::middleware::from_fn(refuse_nul_in_path))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
@@ -115,10 +115,10 @@ fn compression() -> CompressionLayer<impl Predicate> {
     CompressionLayer::new().quality(CompressionLevel::Precise(1)).compress_when(SizeAbove::new(1024).and(json_only))
 }
 
-/// Empties the records list and category caches once a request that may have written (any
-/// method but GET, HEAD and OPTIONS) has been handled, before its answer leaves: the client's next
-/// read through this process sees its write even if the change notification is still on its way.
-async fn forget_cached_lists_after_writes(
+/// Empties the records list cache once a request that may have written (any method but GET,
+/// HEAD and OPTIONS) has been handled, before its answer leaves: the client's next read through
+/// this process sees its write even if the change notification is still on its way.
+async fn forget_record_pages_after_writes(
     State(state): State<AppState>,
     request: Request,
     next: axum::middleware::Next,
@@ -127,7 +127,6 @@ async fn forget_cached_lists_after_writes(
     let response = next.run(request).await;
     if may_write {
         state.record_pages.forget_all();
-        state.categories.forget_all();
     }
     response
 }

@@ -3,8 +3,8 @@
 //!
 //! Any change to `category` empties it: the trigger of migration `category_notify` announces every
 //! statement that writes the table on [`CHANNEL`], from any process (the state subscribes the
-//! cache with [`ExactCache::emptied_by`]), and this process also empties it after every request
-//! that may write (see `router`).
+//! cache with [`ExactCache::emptied_by`]), and the category handlers of this process also empty it
+//! after each write (`http::categories`).
 
 use std::time::Duration;
 

@@ -138,7 +138,9 @@ fn parse_id(raw: &str) -> Result<Uuid> {
 }
 
 /// Lists categories by rank, then name. Non-admins see published categories only. Answered from
-/// memory until a category changes ([`crate::cache::categories`]).
+/// memory until a category changes ([`crate::cache::categories`]); the handlers that write one
+/// forget the lists before answering, so the writer's next read through this process shows the
+/// write even if the change notification is still on its way.
 #[utoipa::path(get, path = "/api/v1/categories/", tag = "categories", security(("HTTPBearer" = [])),
     responses((status = 200, body = [Category]), (status = 403, body = crate::error::ErrorDetail)))]
 pub async fn list_categories(State(state): State<AppState>, auth: Auth<AnyRole>) -> Result<Response> {
@@ -192,6 +194,7 @@ pub async fn create_category(
         .on_constraint("ix_category_name", duplicate)
         .on_constraint("category_name_not_blank", || blank_error("name"))
         .on_constraint("category_title_not_blank", || blank_error("title"))?;
+    state.categories.forget_all();
     Ok((StatusCode::CREATED, Json(row)))
 }
 
@@ -219,6 +222,7 @@ pub async fn update_category(
         .on_constraint("ix_category_name", duplicate)
         .on_constraint("category_name_not_blank", || blank_error("name"))
         .on_constraint("category_title_not_blank", || blank_error("title"))?;
+    state.categories.forget_all();
     row.map(Json).ok_or_else(not_found)
 }
 
@@ -238,6 +242,7 @@ pub async fn delete_category(
     if !deleted {
         return Err(not_found());
     }
+    state.categories.forget_all();
     Ok(Json(MessageResponse { message: "Category deleted successfully".into() }))
 }
 

@@ -79,6 +79,12 @@ async fn the_lists_come_from_memory_until_a_category_changes_anywhere() {
     let (admin, user) = (a.admin().await, a.contributor().await);
     create(&a, &admin, "alpha", true).await;
     warm(&a, &user).await;
+    // Writes to other things (a record here) leave the lists held.
+    let held = shown(&a, &user).await;
+    let alpha: Uuid =
+        sqlx::query_scalar("SELECT id FROM category WHERE name = 'alpha'").fetch_one(a.pool()).await.unwrap();
+    crate::records_crud::create(&a, &user, json!({"title": "t", "media_type": "text", "category_id": alpha})).await;
+    assert_eq!(shown(&a, &user).await, held);
     let quiet = warm(&b, &user).await;
 
     // Created through A: A shows it (and what the database now holds) on the next request, B
