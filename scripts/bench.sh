@@ -174,7 +174,8 @@ LUA
     p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
     peak="$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")"
-    (( peak > PEAK_KIB )) && PEAK_KIB=$peak
+    # VmHWM only grows: the run that raised it last is where the peak was reached.
+    if (( peak > PEAK_KIB )); then PEAK_KIB=$peak; PEAK_RUN="$SIZE $SHAPE, $label, $conns connections"; fi
     local tps="-" ratio="-"
     if [[ -n "$sql" ]]; then
         printf '%s\n' "$sql" >"$WORK/bench.sql"
@@ -199,6 +200,7 @@ start_server
 PG_CLIENTS=$(( $(psql "$PG_URL" -Atc "SHOW max_connections") - 20 ))
 IDLE_KIB="$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status")"
 PEAK_KIB="$IDLE_KIB"
+PEAK_RUN="start-up"
 CATEGORY_SQL="SELECT id, name, title, description, published, rank, created_at, updated_at FROM category WHERE published OR true ORDER BY rank, name, id;"
 ME_SQL="SELECT u.id, u.phone, u.name, u.is_active, u.tokens_valid_after, COALESCE(array_agg(r.name::text ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') FROM \"user\" u LEFT JOIN user_roles ur ON ur.user_id = u.id LEFT JOIN role r ON r.id = ur.role_id WHERE u.id = '$ADMIN_ID' GROUP BY u.id;"
 echo "corpus read benchmark: $(nproc) cores, wrk -t2 -d$DURATION, pgbench -j2 (-M prepared for nearby and the small box, which the server prepares; -M extended for the rest) -T${DURATION%s} (at most $PG_CLIENTS clients); ratio = endpoint req/s / pgbench tps on its SQL"
@@ -248,7 +250,7 @@ for SIZE in $SIZES; do
     done
 done
 echo
-echo "server RSS: idle $((IDLE_KIB / 1024)) MiB at start, peak $((PEAK_KIB / 1024)) MiB (VmHWM during the runs)"
+echo "server RSS: idle $((IDLE_KIB / 1024)) MiB at start, peak $((PEAK_KIB / 1024)) MiB (VmHWM during the runs, reached in: $PEAK_RUN)"
 echo "start-up to first /health answer: $(startup_ms) ms (median of 5, database initialised)"
 echo
 echo "EXPLAIN on the last data set: the plain box statement (a box too large for the grid; planned with its values),"
