@@ -1,10 +1,10 @@
 //! The category lists (`GET /categories/`), held serialized: every client asks for them when it
 //! starts, and they change rarely (an admin's edit).
 //!
-//! Any change to `category` empties it: the trigger of migration `category_notify` announces every
-//! statement that writes the table on [`CHANNEL`], from any process (the state subscribes the
-//! cache with [`ExactCache::emptied_by`]), and the category handlers of this process also empty it
-//! after each write (`http::categories`).
+//! Any change to `category` empties it: the `category_changed` trigger (migration
+//! `statement_notify`) announces every statement that writes the table on [`CHANNEL`], from any
+//! process (the state subscribes the cache with [`ExactCache::emptied_by`]), and the category
+//! handlers of this process also empty it after each write (`http::categories`).
 
 use std::time::Duration;
 

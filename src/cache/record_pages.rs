@@ -2,10 +2,10 @@
 //! first page a reviewer or an admin opens, a client refreshing) is answered without a query,
 //! row decoding or JSON encoding.
 //!
-//! Any change to `record` empties it: the trigger of migration `record_notify` announces every
-//! statement that writes the table on `corpus_records`, from any process, and this process also
-//! empties it after every request that may write (see `router`), so a client reading after its
-//! own write through the same replica sees the write whatever the notification's timing.
+//! Any change to `record` empties it: the `record_changed` trigger (migration `statement_notify`)
+//! announces every statement that writes the table on `corpus_records`, from any process, and this
+//! process also empties it after every request that may write (see `router`), so a client reading
+//! after its own write through the same replica sees the write whatever the notification's timing.
 
 use std::{
     io::Write,
